@@ -1,0 +1,189 @@
+/*
+ * api/main.c — kluisd: `init` creates a vault, `serve` serves one (SPEC §12).
+ *
+ * main() is the only place in the server allowed to die: it parses arguments, opens the vault, starts
+ * the HTTP server and waits for SIGINT/SIGTERM with the signals blocked in every thread, so a signal
+ * ends the process in exactly one orderly way: stop accepting, finish the requests in flight, drain the
+ * group committer, close the store. While waiting, it clears stale LMDB readers once a minute.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "vault/keyfile.h"
+#include "vault/secret.h"
+#include "vault/vault.h"
+
+static const char usage[] =
+    "usage: kluisd init  --dir DIR --origin NAME --charter FILE --admin-pub FILE --authority-pub FILE\n"
+    "       kluisd serve --dir DIR [--listen 127.0.0.1:8080] [--tls-cert FILE --tls-key FILE]\n"
+    "                    [--threads N] [--port-file FILE]\n"
+    "       kluisd help\n";
+
+static void die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+static void die(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("kluisd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(code);
+}
+
+/* --name VALUE options; every option of the command must be listed in NAMES. */
+static const char *opt(int argc, char **argv, const char *name)
+{
+    for (int i = 2; i + 1 < argc; i += 2)
+        if (strcmp(argv[i], name) == 0)
+            return argv[i + 1];
+    return NULL;
+}
+
+static void check_opts(int argc, char **argv, const char *const *names)
+{
+    for (int i = 2; i < argc; i += 2) {
+        int known = 0;
+        for (const char *const *n = names; *n; n++)
+            known |= strcmp(argv[i], *n) == 0;
+        if (!known)
+            die(2, "unknown option '%s'\n%s", argv[i], usage);
+        if (i + 1 >= argc)
+            die(2, "option '%s' needs a value", argv[i]);
+    }
+}
+
+static char *read_file(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        die(1, "cannot read %s: %s", path, strerror(errno));
+    char *buf = malloc(max + 1);
+    if (!buf)
+        die(1, "out of memory");
+    size_t n = fread(buf, 1, max + 1, f);
+    fclose(f);
+    if (n > max)
+        die(1, "%s is larger than %zu bytes", path, max);
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+static int cmd_init(int argc, char **argv)
+{
+    static const char *const names[] = {"--dir", "--origin", "--charter", "--admin-pub", "--authority-pub", NULL};
+    check_opts(argc, argv, names);
+    const char *dir = opt(argc, argv, "--dir"), *origin = opt(argc, argv, "--origin"),
+               *charter = opt(argc, argv, "--charter"), *admin_pub = opt(argc, argv, "--admin-pub"),
+               *auth_pub = opt(argc, argv, "--authority-pub");
+    if (!dir || !origin || !charter || !admin_pub || !auth_pub)
+        die(2, "init needs --dir, --origin, --charter, --admin-pub and --authority-pub\n%s", usage);
+
+    struct vault_principal admin = {.active = 1};
+    unsigned char authority_pk[32];
+    struct jerr err = {0};
+    struct keyfile *kf = NULL;
+    if (keyfile_load(&kf, admin_pub, &err) != 0 || keyfile_kind(kf) != KEYFILE_PUBLIC ||
+        keyfile_public_keys(admin.sign_pk, admin.box_pk, kf) != 0)
+        die(1, "%s: %s", admin_pub, err.msg[0] ? err.msg : "not a public key file (kluis_pub)");
+    snprintf(admin.id, sizeof admin.id, "%s", keyfile_id(kf));
+    keyfile_free(kf);
+    snprintf(admin.role, sizeof admin.role, "admin");
+    snprintf(admin.display_name, sizeof admin.display_name, "%s", admin.id);
+    snprintf(admin.organisation, sizeof admin.organisation, "%s", origin);
+    if (keyfile_load(&kf, auth_pub, &err) != 0 || keyfile_kind(kf) != KEYFILE_AUTHORITY_PUB ||
+        keyfile_public_keys(NULL, authority_pk, kf) != 0)
+        die(1, "%s: %s", auth_pub, err.msg[0] ? err.msg : "not an authority public key file (kluis_authority_pub)");
+    keyfile_free(kf);
+
+    size_t clen = 0;
+    char *cbytes = read_file(charter, 1 << 20, &clen);
+    kerr e = vault_create(dir, origin, cbytes, clen, &admin, authority_pk, (int64_t)time(NULL), &err);
+    free(cbytes);
+    if (e != KERR_OK)
+        die(1, "init: %s%s%s", err.field[0] ? err.field : "", err.field[0] ? ": " : "", err.msg);
+    printf("kluisd: created the vault '%s' in %s (admin: %s)\n", origin, dir, admin.id);
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    static const char *const names[] = {"--dir", "--listen", "--tls-cert", "--tls-key", "--threads", "--port-file", NULL};
+    check_opts(argc, argv, names);
+    const char *dir = opt(argc, argv, "--dir"), *threads = opt(argc, argv, "--threads"),
+               *port_file = opt(argc, argv, "--port-file");
+    if (!dir)
+        die(2, "serve needs --dir\n%s", usage);
+
+    /* Block the stop signals before any thread starts, so that only sigwait() below sees them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    vault *v = NULL;
+    struct jerr err = {0};
+    kerr e = vault_open(&v, dir, &err);
+    if (e != KERR_OK)
+        die(1, "cannot open the vault: %s", err.msg);
+
+    struct api_config cfg = {
+        .listen = opt(argc, argv, "--listen"),
+        .tls_cert = opt(argc, argv, "--tls-cert"),
+        .tls_key = opt(argc, argv, "--tls-key"),
+        .threads = threads ? (unsigned)strtoul(threads, NULL, 10) : 0,
+        .ctx = v,
+    };
+    char msg[256];
+    struct api_server *srv = NULL;
+    if (api_server_start(&cfg, &srv, msg, sizeof msg) != 0) {
+        vault_close(v);
+        die(1, "%s", msg);
+    }
+    unsigned port = api_server_port(srv);
+    if (port_file) {
+        FILE *f = fopen(port_file, "w");
+        if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0)
+            die(1, "cannot write %s", port_file);
+    }
+    fprintf(stderr, "kluisd: serving %s on port %u (log size %llu)\n", v->origin, port,
+            (unsigned long long)tlog_size(v->log));
+
+    for (;;) {
+        struct timespec minute = {60, 0};
+        int sig = sigtimedwait(&stop, NULL, &minute);
+        if (sig == SIGINT || sig == SIGTERM)
+            break;
+        (void)store_reader_check(v->st, NULL);
+    }
+    fprintf(stderr, "kluisd: stopping: finishing requests in flight\n");
+    api_server_stop(srv);
+    vault_close(v);
+    fprintf(stderr, "kluisd: stopped\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (secret_init(1) != 0)
+        die(1, "cannot initialise libsodium");
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "init") == 0)
+        return cmd_init(argc, argv);
+    if (strcmp(argv[1], "serve") == 0)
+        return cmd_serve(argc, argv);
+    die(2, "unknown command '%s'\n%s", argv[1], usage);
+}

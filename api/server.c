@@ -1,0 +1,734 @@
+/*
+ * api/server.c — kluisd's HTTP server: libmicrohttpd, the bounded body, and the reply helpers.
+ *
+ * This file owns everything between the socket and a handler. libmicrohttpd runs a pool of epoll
+ * threads and enforces the connection-level limits of SPEC §11 (connections, per-IP connections,
+ * idle timeout, header memory; oversized request lines and headers it answers itself with
+ * 413/414/431). We add the one thing it leaves to us: the request body. It is accumulated in one
+ * bounded buffer; a declared Content-Length over the limit is 413 too_large before a byte of body
+ * is read, and a chunked body is 413 the moment it crosses the limit. Nothing is ever truncated:
+ * a handler sees the whole body or is not called.
+ *
+ * A request's state is allocated on the first callback and freed in the completion callback,
+ * which libmicrohttpd calls exactly once however the connection ends. Replies are built by the
+ * helpers into a stored MHD_Response and queued here after the handler returns, which also keeps
+ * a later asynchronous mode (suspend, store the reply elsewhere, resume) a local change.
+ *
+ * Paths are not percent-decoded (a no-op unescape callback): the router sees the bytes the client
+ * sent, and no "%2F" can turn into a segment boundary. libmicrohttpd's own error log stays off: it
+ * could quote request bytes, and nothing personal may reach a log line.
+ */
+#include "api/api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vault/secret.h"
+
+/* Largest TLS certificate chain or key file read. */
+#define TLS_FILE_MAX (1024 * 1024)
+
+struct api_server {
+    struct MHD_Daemon *daemon;
+    const struct route *routes;
+    size_t nroutes;
+    size_t body_limit;
+    unsigned int grace_ms;
+    unsigned int port;
+    void *ctx;
+    char *tls_cert;   /* PEM, NUL-terminated, malloc'd            */
+    char *tls_key;    /* PEM, NUL-terminated, secret_new'd         */
+    size_t tls_key_cap;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Replies                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+static int header_ok(const char *s)
+{
+    return s && s[0] && !strpbrk(s, "\r\n");
+}
+
+/* Store RESP (NULL: out of memory, the connection will be closed) as R's reply with STATUS. */
+static void store(struct request *r, unsigned int status, struct MHD_Response *resp, int json)
+{
+    if (r->replied_) {
+        if (resp)
+            MHD_destroy_response(resp);
+        return;
+    }
+    r->replied_ = 1;
+    r->status_ = status;
+    r->resp_ = resp;
+    if (!resp)
+        return;
+    if (MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer") != MHD_YES ||
+        MHD_add_response_header(resp, "Cache-Control", "no-store") != MHD_YES ||
+        (json && (MHD_add_response_header(resp, "Content-Type", "application/json") != MHD_YES ||
+                  MHD_add_response_header(resp, "Content-Security-Policy",
+                                          "default-src 'none'; frame-ancestors 'none'") !=
+                      MHD_YES))) {
+        MHD_destroy_response(resp);
+        r->resp_ = NULL;
+    }
+}
+
+static struct MHD_Response *from_copy(const void *bytes, size_t len)
+{
+    return MHD_create_response_from_buffer(len, (void *)bytes, MHD_RESPMEM_MUST_COPY);
+}
+
+/* The body and status of a JSON reply; BODY is stolen. */
+static void reply_json_status(struct request *r, unsigned int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) {
+        if (status >= 400) {
+            store(r, status, NULL, 1);
+            return;
+        }
+        api_reply_error(r, KERR_INTERNAL, NULL);
+        return;
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        free(text);
+    store(r, status, resp, 1);
+}
+
+void api_reply_json(struct request *r, enum api_ok ok, json_t *body)
+{
+    if (!body) {
+        api_reply_error(r, KERR_INTERNAL, NULL);
+        return;
+    }
+    reply_json_status(r, ok == API_CREATED ? 201 : 200, body);
+}
+
+void api_reply_error(struct request *r, kerr code, const char *message)
+{
+    char clean[256];
+    size_t i = 0;
+    if (code == KERR_OK || code >= KERR_COUNT_)
+        code = KERR_INTERNAL;
+    if (!message)
+        message = kerr_message(code);
+    /* Only printable ASCII leaves: no control bytes, and always valid UTF-8 for Jansson. */
+    for (; message[i] && i < sizeof clean - 1; i++) {
+        unsigned char c = (unsigned char)message[i];
+        clean[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    clean[i] = '\0';
+    reply_json_status(r, (unsigned int)kerr_status(code),
+                      json_pack("{s:s,s:s}", "error", kerr_code(code), "message", clean));
+}
+
+void api_reply_error_retry(struct request *r, kerr code, const char *message, unsigned int seconds)
+{
+    char v[16];
+    if (r->replied_)
+        return;
+    api_reply_error(r, code, message);
+    snprintf(v, sizeof v, "%u", seconds);
+    api_reply_header(r, "Retry-After", v);
+}
+
+void api_reply_text(struct request *r, enum api_ok ok, const char *content_type, const void *bytes,
+                    size_t len)
+{
+    if (r->replied_)
+        return;
+    if (!header_ok(content_type) || (!bytes && len)) {
+        api_reply_error(r, KERR_INTERNAL, NULL);
+        return;
+    }
+    store(r, ok == API_CREATED ? 201 : 200, from_copy(bytes ? bytes : "", len), 0);
+    api_reply_header(r, "Content-Type", content_type);
+}
+
+int api_reply_header(struct request *r, const char *name, const char *value)
+{
+    if (!r->resp_ || r->queued_ || !header_ok(name) || !value || strpbrk(value, "\r\n"))
+        return -1;
+    return MHD_add_response_header(r->resp_, name, value) == MHD_YES ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Input helpers                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/* "application/json", any case, optionally followed by parameters; a charset must be utf-8. */
+static int json_media_type(const char *ct)
+{
+    static const char mt[] = "application/json";
+    if (!ct || strncasecmp(ct, mt, sizeof mt - 1) != 0)
+        return 0;
+    const char *p = ct + sizeof mt - 1;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (!*p)
+        return 1;
+    if (*p != ';')
+        return 0;
+    while (*p == ';') {
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const char *name = p;
+        while (*p && *p != '=' && *p != ';')
+            p++;
+        if (*p != '=')
+            return 0;
+        size_t nlen = (size_t)(p - name);
+        const char *val = ++p;
+        while (*p && *p != ';')
+            p++;
+        size_t vlen = (size_t)(p - val);
+        while (vlen && (val[vlen - 1] == ' ' || val[vlen - 1] == '\t'))
+            vlen--;
+        if (vlen >= 2 && val[0] == '"' && val[vlen - 1] == '"') {
+            val++;
+            vlen -= 2;
+        }
+        if (nlen == 7 && strncasecmp(name, "charset", 7) == 0 &&
+            !(vlen == 5 && strncasecmp(val, "utf-8", 5) == 0))
+            return 0;
+    }
+    return *p == '\0';
+}
+
+int api_parse_body(struct request *r, const struct jspec *spec, size_t n, json_t **json_out)
+{
+    struct jerr e = { 0 };
+    *json_out = NULL;
+    if (!json_media_type(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type"))) {
+        api_reply_error(r, KERR_UNSUPPORTED_MEDIA_TYPE, NULL);
+        return -1;
+    }
+    json_t *j = jspec_parse(r->body, r->body_len, &e);
+    if (!j) {
+        api_reply_error(r, e.code, e.msg);
+        return -1;
+    }
+    if (jspec_extract(j, spec, n, &e) != 0) {
+        json_decref(j);
+        api_reply_error(r, e.code, e.msg);
+        return -1;
+    }
+    *json_out = j;
+    return 0;
+}
+
+const char *api_query(const struct request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+int api_query_u64(struct request *r, const char *name, int required, uint64_t max, uint64_t *out)
+{
+    const char *v = api_query(r, name);
+    char msg[128];
+    if (!v || !v[0]) {
+        if (!required)
+            return 0;
+        snprintf(msg, sizeof msg, "missing query parameter '%.40s'", name);
+        api_reply_error(r, KERR_BAD_REQUEST, msg);
+        return -1;
+    }
+    uint64_t x = 0;
+    size_t i = 0;
+    for (; v[i]; i++) {
+        unsigned d = (unsigned char)v[i] - '0';
+        if (d > 9 || (i == 1 && v[0] == '0') || x > (UINT64_MAX - d) / 10)
+            break;
+        x = x * 10 + d;
+    }
+    if (v[i] || x > max) {
+        snprintf(msg, sizeof msg, "query parameter '%.40s' must be an integer from 0 to %llu",
+                 name, (unsigned long long)max);
+        api_reply_error(r, KERR_BAD_REQUEST, msg);
+        return -1;
+    }
+    *out = x;
+    return 1;
+}
+
+int api_query_id(struct request *r, const char *name, int required, const char **out)
+{
+    const char *v = api_query(r, name);
+    char msg[128];
+    if (!v || !v[0]) {
+        if (!required)
+            return 0;
+        snprintf(msg, sizeof msg, "missing query parameter '%.40s'", name);
+        api_reply_error(r, KERR_BAD_REQUEST, msg);
+        return -1;
+    }
+    if (!jspec_is_id(v)) {
+        snprintf(msg, sizeof msg, "query parameter '%.40s' must be an identifier", name);
+        api_reply_error(r, KERR_BAD_REQUEST, msg);
+        return -1;
+    }
+    *out = v;
+    return 1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The request lifecycle                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+static int b64tok_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
+/* RFC 7235 token68: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
+static int token68(const char *s)
+{
+    size_t i = 0;
+    while (b64tok_char(s[i]))
+        i++;
+    size_t body = i;
+    while (s[i] == '=')
+        i++;
+    return body > 0 && s[i] == '\0' && i <= API_BEARER_MAX;
+}
+
+static const char *bearer_of(struct MHD_Connection *c)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!v || strncasecmp(v, "Bearer ", 7) != 0)
+        return NULL;
+    v += 7;
+    while (*v == ' ')
+        v++;
+    return token68(v) ? v : NULL;
+}
+
+static void remote_of(struct MHD_Connection *c, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)cap);
+}
+
+/* Strict decimal Content-Length; UINT64_MAX when absent-but-unparsable or overflowing. */
+static uint64_t content_length(struct MHD_Connection *c, int *present)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    uint64_t x = 0;
+    *present = v != NULL;
+    if (!v)
+        return 0;
+    if (!*v)
+        return UINT64_MAX;
+    for (; *v; v++) {
+        unsigned d = (unsigned char)*v - '0';
+        if (d > 9 || x > (UINT64_MAX - d) / 10)
+            return UINT64_MAX;
+        x = x * 10 + d;
+    }
+    return x;
+}
+
+/* Make room for NEED body bytes (plus a NUL); the old buffer is wiped, never left to realloc. */
+static int body_reserve(struct request *r, size_t need, size_t limit)
+{
+    if (need <= r->bodycap_)
+        return 0;
+    size_t cap = r->bodycap_ ? r->bodycap_ : 16384;
+    while (cap < need)
+        cap = cap > limit / 2 ? limit : cap * 2;
+    if (cap < need)
+        cap = need;
+    char *nb = malloc(cap + 1);
+    if (!nb)
+        return -1;
+    if (r->bodybuf_) {
+        memcpy(nb, r->bodybuf_, r->body_len);
+        sodium_memzero(r->bodybuf_, r->bodycap_ + 1);
+        free(r->bodybuf_);
+    }
+    r->bodybuf_ = nb;
+    r->bodycap_ = cap;
+    return 0;
+}
+
+/* Hand the stored reply to libmicrohttpd; MHD_NO closes the connection. */
+static enum MHD_Result queue(struct request *r)
+{
+    if (r->queued_)
+        return MHD_YES;
+    if (!r->resp_)
+        return MHD_NO; /* out of memory while replying: closing is the only honest answer */
+    if (MHD_queue_response(r->conn, r->status_, r->resp_) != MHD_YES)
+        return MHD_NO;
+    MHD_destroy_response(r->resp_);
+    r->resp_ = NULL;
+    r->queued_ = 1;
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls)
+{
+    struct api_server *s = cls;
+    struct request *r = *req_cls;
+    (void)version;
+
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        *req_cls = r;
+        r->conn = conn;
+        r->method = method;
+        r->is_head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+        r->path = url;
+        r->body = "";
+        r->ctx = s->ctx;
+        r->srv_ = s;
+        r->bearer = bearer_of(conn);
+        remote_of(conn, r->remote, sizeof r->remote);
+        if (api_route(r, s->routes, s->nroutes) != 0)
+            return queue(r);
+        int present;
+        uint64_t cl = content_length(conn, &present);
+        if (present && cl > s->body_limit) {
+            r->overflow_ = 1;
+            api_reply_error(r, KERR_TOO_LARGE, NULL);
+            return queue(r);
+        }
+        /* Reserve a little up front, not the declared length: memory follows bytes received,
+         * so idle connections that merely announce 2 MiB cost nothing. */
+        if (present && cl > 0 &&
+            body_reserve(r, cl < 65536 ? (size_t)cl : 65536, s->body_limit) != 0) {
+            api_reply_error(r, KERR_INTERNAL, NULL);
+            return queue(r);
+        }
+        return MHD_YES;
+    }
+
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->replied_) {
+            /* The answer is decided but could not be queued mid-upload: discard, within bounds. */
+            r->discarded_ += n;
+            return r->discarded_ > s->body_limit ? MHD_NO : MHD_YES;
+        }
+        if (n > s->body_limit - r->body_len) {
+            r->overflow_ = 1;
+            api_reply_error(r, KERR_TOO_LARGE, NULL);
+            /* libmicrohttpd 0.9.75 refuses a reply while an upload is in progress (later versions
+             * accept it). Then the rest of the body is read and dropped, and 413 goes out when it
+             * ends — unless it runs on for more than another body_limit bytes: that client gets
+             * the connection closed instead. Nothing of the body reaches a handler either way. */
+            if (!r->resp_)
+                return MHD_NO;
+            if (queue(r) == MHD_YES)
+                return MHD_YES;
+            r->discarded_ = n;
+            return MHD_YES;
+        }
+        if (body_reserve(r, r->body_len + n, s->body_limit) != 0) {
+            api_reply_error(r, KERR_INTERNAL, NULL);
+            return queue(r);
+        }
+        memcpy(r->bodybuf_ + r->body_len, upload_data, n);
+        r->body_len += n;
+        r->bodybuf_[r->body_len] = '\0';
+        r->body = r->bodybuf_;
+        return MHD_YES;
+    }
+
+    if (!r->replied_) {
+        r->route_->handler(r);
+        if (!r->replied_ && !r->suspended_)
+            api_reply_error(r, KERR_INTERNAL, "the handler gave no answer");
+    }
+    return queue(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct request *r = *req_cls;
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (!r)
+        return;
+    *req_cls = NULL;
+    if (r->resp_)
+        MHD_destroy_response(r->resp_);
+    if (r->bodybuf_) {
+        sodium_memzero(r->bodybuf_, r->bodycap_ + 1);
+        free(r->bodybuf_);
+    }
+    free(r->pathbuf_);
+    free(r);
+}
+
+/* Paths stay as sent: the router refuses what is not an identifier, escapes included. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Start and stop                                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+static int parse_port(const char *p, uint16_t *port)
+{
+    unsigned long v = 0;
+    if (!*p || strlen(p) > 5)
+        return -1;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (v > 65535)
+        return -1;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+/* "1.2.3.4:80" or "[::1]:80", numeric hosts only (no DNS in a server's startup path). */
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6)
+{
+    char host[64];
+    const char *colon;
+    uint16_t port;
+    memset(ss, 0, sizeof *ss);
+    if (spec[0] == '[') {
+        const char *end = strchr(spec, ']');
+        if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= sizeof host)
+            return -1;
+        memcpy(host, spec + 1, (size_t)(end - spec - 1));
+        host[end - spec - 1] = '\0';
+        colon = end + 1;
+    } else {
+        colon = strrchr(spec, ':');
+        if (!colon || (size_t)(colon - spec) >= sizeof host)
+            return -1;
+        memcpy(host, spec, (size_t)(colon - spec));
+        host[colon - spec] = '\0';
+    }
+    if (parse_port(colon + 1, &port) != 0)
+        return -1;
+    struct sockaddr_in *in4 = (struct sockaddr_in *)(void *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)ss;
+    if (spec[0] != '[' && inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(port);
+        *v6 = 0;
+        return 0;
+    }
+    if (spec[0] == '[' && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        *v6 = 1;
+        return 0;
+    }
+    return -1;
+}
+
+/* Read a whole PEM file into a NUL-terminated buffer (secret memory when SECRET). */
+static char *read_pem(const char *path, int secret, size_t *cap, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    char *buf = NULL;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        st.st_size > TLS_FILE_MAX) {
+        snprintf(err, errlen, "cannot read TLS file %s", path);
+        goto out;
+    }
+    *cap = (size_t)st.st_size + 1;
+    buf = secret ? secret_new(*cap) : calloc(1, *cap);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory reading %s", path);
+        goto out;
+    }
+    size_t got = 0;
+    while (got < *cap - 1) {
+        ssize_t n = read(fd, buf + got, *cap - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got != *cap - 1 || memchr(buf, '\0', got)) {
+        snprintf(err, errlen, "cannot read TLS file %s", path);
+        if (secret)
+            secret_free(buf);
+        else
+            free(buf);
+        buf = NULL;
+        goto out;
+    }
+    buf[got] = '\0';
+out:
+    if (fd >= 0)
+        close(fd);
+    return buf;
+}
+
+static void server_free(struct api_server *s)
+{
+    if (!s)
+        return;
+    free(s->tls_cert);
+    secret_free(s->tls_key);
+    free(s);
+}
+
+static unsigned int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 2)
+        return 2;
+    return n > 16 ? 16 : (unsigned int)n;
+}
+
+int api_server_start(const struct api_config *cfg, struct api_server **out, char *err,
+                     size_t errlen)
+{
+    struct sockaddr_storage ss;
+    int v6 = 0;
+    const char *listen = cfg->listen ? cfg->listen : "127.0.0.1:8080";
+    *out = NULL;
+
+    struct api_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->routes = cfg->routes ? cfg->routes : api_routes;
+    s->nroutes = cfg->routes ? cfg->nroutes : api_routes_count;
+    s->body_limit = cfg->body_limit ? cfg->body_limit : API_BODY_LIMIT_DEFAULT;
+    s->grace_ms = cfg->grace_ms ? cfg->grace_ms : 5000;
+    s->ctx = cfg->ctx;
+    if (api_routes_check(s->routes, s->nroutes, err, errlen) != 0)
+        goto fail;
+    if (parse_listen(listen, &ss, &v6) != 0) {
+        snprintf(err, errlen, "bad listen address '%.80s' (want 127.0.0.1:8080 or [::1]:8080)",
+                 listen);
+        goto fail;
+    }
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    if (v6)
+        flags |= MHD_USE_IPv6;
+    if (!cfg->tls_cert != !cfg->tls_key) {
+        snprintf(err, errlen, "TLS needs both a certificate and a key file");
+        goto fail;
+    }
+    if (cfg->tls_cert) {
+        size_t cap;
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            snprintf(err, errlen, "TLS requested, but libmicrohttpd was built without TLS");
+            goto fail;
+        }
+        if (!(s->tls_cert = read_pem(cfg->tls_cert, 0, &cap, err, errlen)) ||
+            !(s->tls_key = read_pem(cfg->tls_key, 1, &s->tls_key_cap, err, errlen)))
+            goto fail;
+        flags |= MHD_USE_TLS;
+    }
+
+    unsigned int threads = cfg->threads ? cfg->threads : default_threads();
+    struct MHD_OptionItem ops[12];
+    size_t k = 0;
+    ops[k++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+    ops[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
+                                        cfg->conn_limit ? cfg->conn_limit : 1024, NULL };
+    ops[k++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                        cfg->per_ip_limit ? cfg->per_ip_limit : 128, NULL };
+    ops[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
+                                        cfg->timeout_s ? cfg->timeout_s : 30, NULL };
+    ops[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                        (intptr_t)(cfg->conn_memory ? cfg->conn_memory : 32768),
+                                        NULL };
+    if (threads > 1)
+        ops[k++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, threads, NULL };
+    if (s->tls_cert) {
+        ops[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert };
+        ops[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key };
+    }
+    ops[k++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+
+    errno = 0;
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+                                 MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, errlen, "cannot listen on %.80s: %s", listen,
+                 errno ? strerror(errno) : "libmicrohttpd refused to start");
+        goto fail;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : 0;
+    *out = s;
+    return 0;
+fail:
+    server_free(s);
+    return -1;
+}
+
+unsigned int api_server_port(const struct api_server *s)
+{
+    return s ? s->port : 0;
+}
+
+void api_server_stop(struct api_server *s)
+{
+    if (!s)
+        return;
+    MHD_socket ls = MHD_quiesce_daemon(s->daemon);
+    struct timespec tick = { 0, 10 * 1000 * 1000 };
+    for (unsigned int waited = 0; waited < s->grace_ms; waited += 10) {
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!di || di->num_connections == 0)
+            break;
+        nanosleep(&tick, NULL);
+    }
+    MHD_stop_daemon(s->daemon);
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls);
+    server_free(s);
+}

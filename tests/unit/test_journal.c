@@ -1,0 +1,341 @@
+/*
+ * tests/unit/test_journal.c — the citizen journal (SPEC §9): the chain against the shared vector,
+ * the exact event bytes, stored append/list/head over 1,000 events through group commit, and
+ * tampering found by recomputing the chain.
+ */
+#include <dirent.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "tests/test.h"
+#include "vault/encoding.h"
+#include "vault/groupcommit.h"
+#include "vault/journal.h"
+#include "vault/store.h"
+
+TEST_MAIN_DEFS
+
+enum { T_JOURNAL, T_COUNT };
+static const char *const tables[T_COUNT] = {"journal"};
+static unsigned char skey1[STORE_KEYBYTES];
+
+static void mktemp_dir(char *buf)
+{
+    strcpy(buf, "/tmp/kluis-journal-XXXXXX");
+    if (!mkdtemp(buf)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+}
+
+static void rm_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char p[512];
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static void test_vector(void)
+{
+    char path[512];
+    json_error_t jerr;
+    json_t *root, *j, *events, *heads;
+    unsigned char head[JOURNAL_HEADBYTES] = {0}, want[JOURNAL_HEADBYTES];
+
+    snprintf(path, sizeof path, "%s/kluis-v1.json", test_vectors_dir());
+    root = json_load_file(path, 0, &jerr);
+    CHECK(root != NULL, "load %s", path);
+    if (!root)
+        return;
+    j = json_object_get(json_object_get(root, "vectors"), "journal");
+    if (!j)
+        j = json_object_get(root, "journal");
+    events = json_object_get(j, "events");
+    heads = json_object_get(j, "heads");
+    CHECK(json_array_size(events) == 2 && json_array_size(heads) == 2, "journal vector: two events, two heads");
+    for (size_t i = 0; i < json_array_size(events); i++) {
+        const char *ev = json_string_value(json_array_get(events, i));
+        const char *hx = json_string_value(json_array_get(heads, i));
+        if (!ev || !hx || hex_decode_exact(want, sizeof want, hx) != 0) {
+            CHECK(0, "journal vector %zu well-formed", i);
+            continue;
+        }
+        journal_chain(head, head, (const unsigned char *)ev, strlen(ev));
+        CHECK_MEM(head, want, sizeof want, "journal vector: head %zu", i + 1);
+    }
+    json_decref(root);
+}
+
+static const journal_event ev_read = {
+    .time = 1790000000,
+    .actor = "wijk-anna",
+    .actor_role = "professional",
+    .organisation = "Wijkteam Noord / Zuid",
+    .action = "read",
+    .section = "plan",
+    .basis = "g-1",
+    .result = "allowed",
+    .remote = "127.0.0.1",
+};
+
+static void test_event_json(void)
+{
+    const char *want = "{\"seq\":3,\"time\":1790000000,\"actor\":\"wijk-anna\",\"actor_role\":\"professional\","
+                       "\"organisation\":\"Wijkteam Noord / Zuid\",\"action\":\"read\",\"section\":\"plan\","
+                       "\"basis\":\"g-1\",\"result\":\"allowed\",\"remote\":\"127.0.0.1\"}";
+    const char *want2 = "{\"seq\":1,\"time\":5,\"actor\":\"burger-0001\",\"actor_role\":\"citizen\","
+                        "\"organisation\":\"\",\"action\":\"revoke\",\"basis\":\"own\",\"result\":\"allowed\","
+                        "\"remote\":\"\"}";
+    journal_event e2 = {.time = 5, .actor = "burger-0001", .actor_role = "citizen", .action = "revoke",
+                        .basis = "own", .result = "allowed"};
+    journal_event bad = ev_read;
+    char *js;
+    size_t n;
+
+    CHECK(journal_event_json(&js, &n, 3, &ev_read) == KERR_OK && n == strlen(want) && !strcmp(js, want),
+          "event JSON: exact compact bytes in field order");
+    free(js);
+    CHECK(journal_event_json(&js, &n, 1, &e2) == KERR_OK && !strcmp(js, want2),
+          "event JSON: section omitted, NULL strings empty");
+    free(js);
+    bad.actor = "\xff\xfe";
+    CHECK(journal_event_json(&js, &n, 1, &bad) == KERR_BAD_ENCODING && js == NULL, "event JSON: bad UTF-8 refused");
+    bad = ev_read;
+    bad.organisation = "Gemeente \xc3\xa9\xc3\xa9n";
+    CHECK(journal_event_json(&js, &n, 1, &bad) == KERR_OK && strstr(js, "Gemeente \xc3\xa9\xc3\xa9n"),
+          "event JSON: UTF-8 kept as is, not escaped");
+    free(js);
+}
+
+/* ---------------------------------------------------------------- stored journal */
+
+typedef struct append_op {
+    const char *citizen;
+    journal_event ev;
+    uint64_t seq;
+    unsigned char head[JOURNAL_HEADBYTES];
+    kerr fail_after;
+} append_op;
+
+static kerr apply_append(store_txn *t, void *arg)
+{
+    append_op *a = arg;
+    journal_append(t, T_JOURNAL, a->citizen, &a->ev, &a->seq, a->head);
+    return a->fail_after;
+}
+
+typedef struct appender {
+    gc *g;
+    int n;
+    int errors;
+} appender;
+
+static void *appender_main(void *p)
+{
+    appender *ap = p;
+    for (int i = 0; i < ap->n; i++) {
+        append_op a = {.citizen = "burger-0001", .ev = ev_read};
+        a.ev.time = 1790000000 + i;
+        if (gc_submit(ap->g, apply_append, &a) != KERR_OK)
+            ap->errors++;
+        /* interleave a second citizen */
+        if (i % 25 == 0) {
+            append_op b = {.citizen = "burger-0002", .ev = ev_read};
+            if (gc_submit(ap->g, apply_append, &b) != KERR_OK)
+                ap->errors++;
+        }
+    }
+    return NULL;
+}
+
+/* Recompute the chain over every event of CITIZEN, listed in pages of PAGE. */
+static int recompute(store *st, const char *citizen, size_t page, unsigned char head[JOURNAL_HEADBYTES],
+                     uint64_t *count, int *seq_ok)
+{
+    store_txn t;
+    uint64_t after = 0;
+    journal_entry *e;
+    size_t n;
+
+    memset(head, 0, JOURNAL_HEADBYTES);
+    *count = 0;
+    *seq_ok = 1;
+    store_txn_begin(st, &t, true);
+    for (;;) {
+        if (journal_list(&t, T_JOURNAL, citizen, after, page, &e, &n) != KERR_OK) {
+            store_txn_abort(&t);
+            return -1;
+        }
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = json_loadb((const char *)e[i].raw, e[i].raw_len, 0, NULL);
+            if (e[i].seq != *count + 1 || !o ||
+                json_integer_value(json_object_get(o, "seq")) != (json_int_t)e[i].seq)
+                *seq_ok = 0;
+            json_decref(o);
+            journal_chain(head, head, e[i].raw, e[i].raw_len);
+            (*count)++;
+            after = e[i].seq;
+        }
+        journal_entries_free(e, n);
+    }
+    store_txn_abort(&t);
+    return 0;
+}
+
+static void test_stored(const char *dir)
+{
+    store_opts o = {.tables = tables, .n_tables = T_COUNT};
+    store *st = NULL;
+    gc *g = NULL;
+    appender ap[4];
+    pthread_t th[4];
+    int errors = 0, seq_ok;
+    store_txn t;
+    unsigned char head[JOURNAL_HEADBYTES], calc[JOURNAL_HEADBYTES];
+    uint64_t count, ccount, bad_seq;
+    journal_entry *e;
+    size_t n;
+
+    CHECK(store_open(&st, dir, skey1, &o) == KERR_OK && gc_start(&g, st, NULL) == KERR_OK, "open and start");
+    if (!g)
+        return;
+
+    store_txn_begin(st, &t, true);
+    CHECK(journal_head(&t, T_JOURNAL, "burger-0001", head, &count) == KERR_OK && count == 0 &&
+          sodium_is_zero(head, sizeof head), "a fresh journal: count 0, head 32 zero bytes");
+    CHECK(journal_list(&t, T_JOURNAL, "burger-0001", 0, 10, &e, &n) == KERR_OK && n == 0 && e == NULL,
+          "a fresh journal lists nothing");
+    store_txn_abort(&t);
+
+    for (int i = 0; i < 4; i++) {
+        ap[i] = (appender){.g = g, .n = 250};
+        pthread_create(&th[i], NULL, appender_main, &ap[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        errors += ap[i].errors;
+    }
+    CHECK(errors == 0, "1,000 appends (and 40 for a second citizen) through group commit");
+
+    {
+        append_op a = {.citizen = "burger-0001", .ev = ev_read, .fail_after = KERR_CONFLICT};
+        CHECK(gc_submit(g, apply_append, &a) == KERR_CONFLICT, "an append in a failing op fails");
+        a = (append_op){.citizen = "burger-0001", .ev = ev_read};
+        a.ev.actor = "\xc0\x80";
+        CHECK(gc_submit(g, apply_append, &a) == KERR_BAD_ENCODING, "an append with bad UTF-8 fails its op");
+    }
+    gc_stop(g);
+
+    store_txn_begin(st, &t, true);
+    CHECK(journal_head(&t, T_JOURNAL, "burger-0001", head, &count) == KERR_OK && count == 1000,
+          "head: count 1000 (failed appends left nothing)");
+    CHECK(journal_verify(&t, T_JOURNAL, "burger-0001", &bad_seq) == KERR_OK, "journal_verify: chain intact");
+    CHECK(journal_verify(&t, T_JOURNAL, "burger-0002", &bad_seq) == KERR_OK, "journal_verify: second citizen intact");
+    CHECK(journal_list(&t, T_JOURNAL, "burger-0001", 998, 10, &e, &n) == KERR_OK && n == 2 && e[0].seq == 999 &&
+          e[1].seq == 1000, "list after 998: seq 999 and 1000");
+    journal_entries_free(e, n);
+    CHECK(journal_list(&t, T_JOURNAL, "burger-0001", 1000, 10, &e, &n) == KERR_OK && n == 0, "list after the end: none");
+    {
+        uint64_t c2;
+        CHECK(journal_head(&t, T_JOURNAL, "burger-0002", calc, &c2) == KERR_OK && c2 == 40, "second citizen: 40 events");
+    }
+    store_txn_abort(&t);
+
+    CHECK(recompute(st, "burger-0001", 100, calc, &ccount, &seq_ok) == 0 && ccount == 1000 && seq_ok,
+          "list in pages of 100: seq 1..1000, each raw carries its seq");
+    CHECK_MEM(calc, head, sizeof head, "recomputed chain over the raw bytes equals the stored head");
+    CHECK(recompute(st, "burger-0001", 7, calc, &ccount, &seq_ok) == 0 && ccount == 1000 &&
+          memcmp(calc, head, sizeof head) == 0, "same with pages of 7");
+
+    /* Pure tampering: change one byte of one listed event. */
+    {
+        unsigned char h[JOURNAL_HEADBYTES] = {0};
+        store_txn_begin(st, &t, true);
+        journal_list(&t, T_JOURNAL, "burger-0001", 0, 1000, &e, &n);
+        store_txn_abort(&t);
+        CHECK(n == 1000, "list of 1000 in one call");
+        if (n == 1000) {
+            e[499].raw[10] ^= 1;
+            for (size_t i = 0; i < n; i++)
+                journal_chain(h, h, e[i].raw, e[i].raw_len);
+            CHECK(memcmp(h, head, sizeof head) != 0, "one flipped byte in event 500 changes the head");
+        }
+        journal_entries_free(e, n);
+    }
+
+    /* Stored tampering by someone holding the storage key: rewrite event 500 with other content. */
+    {
+        skey k;
+        char *js;
+        size_t jl;
+        journal_event forged = ev_read;
+        forged.result = "denied:no_grant";
+        store_txn_begin(st, &t, false);
+        skey_reset(&k);
+        skey_u8(&k, 'E');
+        skey_id(&k, st, "burger-0001", 11);
+        skey_u64(&k, 500);
+        if (journal_event_json(&js, &jl, 500, &forged) == KERR_OK) {
+            store_put(&t, T_JOURNAL, &k, js, jl);
+            free(js);
+        }
+        CHECK(journal_verify(&t, T_JOURNAL, "burger-0001", &bad_seq) == KERR_CONFLICT,
+              "journal_verify finds a rewritten event");
+        store_txn_abort(&t);
+
+        store_txn_begin(st, &t, false);
+        skey_reset(&k);
+        skey_u8(&k, 'E');
+        skey_id(&k, st, "burger-0001", 11);
+        skey_u64(&k, 700);
+        store_del(&t, T_JOURNAL, &k);
+        CHECK(journal_verify(&t, T_JOURNAL, "burger-0001", &bad_seq) == KERR_CONFLICT && bad_seq == 700,
+              "journal_verify finds a deleted event (at seq %llu)", (unsigned long long)bad_seq);
+        store_txn_abort(&t);
+
+        store_txn_begin(st, &t, false);
+        skey_reset(&k);
+        skey_u8(&k, 'E');
+        skey_id(&k, st, "burger-0001", 11);
+        skey_u64(&k, 1000);
+        store_del(&t, T_JOURNAL, &k);
+        CHECK(journal_verify(&t, T_JOURNAL, "burger-0001", &bad_seq) == KERR_CONFLICT && bad_seq == 1001,
+              "journal_verify finds a truncated tail");
+        store_txn_abort(&t);
+
+        store_txn_begin(st, &t, true);
+        CHECK(journal_verify(&t, T_JOURNAL, "burger-0001", &bad_seq) == KERR_OK, "aborted tampering left it intact");
+        store_txn_abort(&t);
+    }
+    store_close(st);
+}
+
+int main(void)
+{
+    char dir[64];
+    if (sodium_init() < 0)
+        return 2;
+    randombytes_buf(skey1, sizeof skey1);
+    test_vector();
+    test_event_json();
+    mktemp_dir(dir);
+    test_stored(dir);
+    rm_dir(dir);
+    return TEST_END();
+}

@@ -1,0 +1,273 @@
+/*
+ * vault/journal.c — the citizen journal (SPEC §9).
+ *
+ * This file owns the journal's byte format and its hash chain. The chain function is pure and is
+ * what the citizen's client recomputes; everything stored goes through the store's sealed values,
+ * so actors, organisations and remote addresses of a citizen's journal are not readable from
+ * data.mdb. Each event is stored once, exactly as served; the head record (count and head) is
+ * rewritten on each append in the same transaction, so a batch that aborts leaves neither.
+ */
+#include "vault/journal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#define TAG_EVENT ((uint8_t)'E')
+#define TAG_HEAD  ((uint8_t)'H')
+#define HEADREC_LEN (8 + JOURNAL_HEADBYTES)
+
+static const char journal_ctx[] = "kluis/v1/journal\n";
+
+void journal_chain(unsigned char next[JOURNAL_HEADBYTES], const unsigned char prev[JOURNAL_HEADBYTES],
+                   const unsigned char *event, size_t len)
+{
+    crypto_generichash_state s;
+    unsigned char p[JOURNAL_HEADBYTES];
+
+    memcpy(p, prev, sizeof p); /* NEXT may alias PREV */
+    crypto_generichash_init(&s, NULL, 0, JOURNAL_HEADBYTES);
+    crypto_generichash_update(&s, (const unsigned char *)journal_ctx, sizeof journal_ctx - 1);
+    crypto_generichash_update(&s, p, sizeof p);
+    crypto_generichash_update(&s, event, len);
+    crypto_generichash_final(&s, next, JOURNAL_HEADBYTES);
+}
+
+/* Add string field NAME = V ("" when V is NULL) to O; -1 for invalid UTF-8 or memory. */
+static int set_str(json_t *o, const char *name, const char *v)
+{
+    json_t *s = json_string(v ? v : "");
+    return s ? json_object_set_new(o, name, s) : -1;
+}
+
+kerr journal_event_json(char **json, size_t *len, uint64_t seq, const journal_event *ev)
+{
+    json_t *o = json_object(), *num;
+    int bad = 0;
+
+    *json = NULL;
+    *len = 0;
+    if (!o)
+        return KERR_INTERNAL;
+    if (seq > (uint64_t)INT64_MAX) {
+        json_decref(o);
+        return KERR_INTERNAL;
+    }
+    if (!(num = json_integer((json_int_t)seq)) || json_object_set_new(o, "seq", num) != 0 ||
+        !(num = json_integer((json_int_t)ev->time)) || json_object_set_new(o, "time", num) != 0) {
+        json_decref(o);
+        return KERR_INTERNAL;
+    }
+    bad |= set_str(o, "actor", ev->actor);
+    bad |= set_str(o, "actor_role", ev->actor_role);
+    bad |= set_str(o, "organisation", ev->organisation);
+    bad |= set_str(o, "action", ev->action);
+    if (ev->section)
+        bad |= set_str(o, "section", ev->section);
+    bad |= set_str(o, "basis", ev->basis);
+    bad |= set_str(o, "result", ev->result);
+    bad |= set_str(o, "remote", ev->remote);
+    if (bad) {
+        json_decref(o);
+        return KERR_BAD_ENCODING; /* json_string() refuses invalid UTF-8 */
+    }
+    *json = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!*json)
+        return KERR_INTERNAL;
+    *len = strlen(*json);
+    return KERR_OK;
+}
+
+static void head_key(skey *k, const store *st, const char *citizen)
+{
+    skey_reset(k);
+    skey_u8(k, TAG_HEAD);
+    skey_id(k, st, citizen, strlen(citizen));
+}
+
+static void event_prefix(skey *k, const store *st, const char *citizen)
+{
+    skey_reset(k);
+    skey_u8(k, TAG_EVENT);
+    skey_id(k, st, citizen, strlen(citizen));
+}
+
+kerr journal_head(store_txn *t, store_table tab, const char *citizen,
+                  unsigned char head[JOURNAL_HEADBYTES], uint64_t *count)
+{
+    unsigned char rec[HEADREC_LEN];
+    size_t len;
+    skey k;
+    kerr e;
+
+    memset(head, 0, JOURNAL_HEADBYTES);
+    *count = 0;
+    head_key(&k, t->st, citizen);
+    e = store_get_buf(t, tab, &k, rec, sizeof rec, &len);
+    if (e == KERR_NOT_FOUND)
+        return KERR_OK;
+    if (e != KERR_OK)
+        return e;
+    if (len != HEADREC_LEN)
+        return store_txn_fail(t, KERR_INTERNAL);
+    *count = store_be64(rec);
+    memcpy(head, rec + 8, JOURNAL_HEADBYTES);
+    return KERR_OK;
+}
+
+kerr journal_append(store_txn *t, store_table tab, const char *citizen, const journal_event *ev,
+                    uint64_t *seq_out, unsigned char head_out[JOURNAL_HEADBYTES])
+{
+    unsigned char head[JOURNAL_HEADBYTES], rec[HEADREC_LEN];
+    uint64_t count;
+    char *json = NULL;
+    size_t len;
+    skey k;
+    kerr e;
+
+    if (journal_head(t, tab, citizen, head, &count) != KERR_OK)
+        return t->err;
+    if (count == UINT64_MAX)
+        return store_txn_fail(t, KERR_INTERNAL);
+    if ((e = journal_event_json(&json, &len, count + 1, ev)) != KERR_OK)
+        return store_txn_fail(t, e);
+    journal_chain(head, head, (const unsigned char *)json, len);
+
+    event_prefix(&k, t->st, citizen);
+    skey_u64(&k, count + 1);
+    store_put(t, tab, &k, json, len);
+    sodium_memzero(json, len);
+    free(json);
+
+    head_key(&k, t->st, citizen);
+    store_be64_put(rec, count + 1);
+    memcpy(rec + 8, head, JOURNAL_HEADBYTES);
+    if (store_put(t, tab, &k, rec, sizeof rec) != KERR_OK)
+        return t->err;
+    if (seq_out)
+        *seq_out = count + 1;
+    if (head_out)
+        memcpy(head_out, head, JOURNAL_HEADBYTES);
+    return KERR_OK;
+}
+
+void journal_entries_free(journal_entry *e, size_t n)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < n; i++)
+        store_val_free(e[i].raw, e[i].raw_len);
+    free(e);
+}
+
+kerr journal_list(store_txn *t, store_table tab, const char *citizen, uint64_t after, size_t limit,
+                  journal_entry **out, size_t *n)
+{
+    skey prefix, from;
+    store_iter it;
+    journal_entry *v = NULL;
+    size_t cnt = 0, cap = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (t->err != KERR_OK)
+        return t->err;
+    if (limit == 0)
+        return KERR_OK;
+    event_prefix(&prefix, t->st, citizen);
+    from = prefix;
+    skey_u64(&from, after == UINT64_MAX ? after : after + 1);
+    for (store_iter_begin(&it, t, tab, &prefix, &from); cnt < limit && store_iter_next(&it);) {
+        size_t klen;
+        const unsigned char *key = store_iter_key(&it, &klen);
+        if (klen != prefix.len + 8) {
+            store_txn_fail(t, KERR_INTERNAL);
+            break;
+        }
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : (limit < 64 ? limit : 64);
+            journal_entry *nv = realloc(v, ncap * sizeof *nv);
+            if (!nv) {
+                store_txn_fail(t, KERR_INTERNAL);
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        v[cnt].seq = store_be64(key + prefix.len);
+        if (store_iter_get(&it, &v[cnt].raw, &v[cnt].raw_len) != KERR_OK)
+            break;
+        cnt++;
+    }
+    store_iter_end(&it);
+    if (t->err != KERR_OK) {
+        journal_entries_free(v, cnt);
+        return t->err;
+    }
+    *out = v;
+    *n = cnt;
+    return KERR_OK;
+}
+
+/* Whether RAW is a JSON object whose "seq" is SEQ. */
+static int seq_matches(const unsigned char *raw, size_t len, uint64_t seq)
+{
+    json_t *o = json_loadb((const char *)raw, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *s = o ? json_object_get(o, "seq") : NULL;
+    int ok = s && json_is_integer(s) && json_integer_value(s) >= 0 &&
+             (uint64_t)json_integer_value(s) == seq;
+    json_decref(o);
+    return ok;
+}
+
+kerr journal_verify(store_txn *t, store_table tab, const char *citizen, uint64_t *bad_seq)
+{
+    unsigned char head[JOURNAL_HEADBYTES], stored[JOURNAL_HEADBYTES];
+    uint64_t count, expect = 1;
+    skey prefix;
+    store_iter it;
+    kerr e;
+
+    if (bad_seq)
+        *bad_seq = 0;
+    if ((e = journal_head(t, tab, citizen, stored, &count)) != KERR_OK)
+        return e;
+    memset(head, 0, sizeof head);
+    event_prefix(&prefix, t->st, citizen);
+    for (store_iter_begin(&it, t, tab, &prefix, NULL); store_iter_next(&it); expect++) {
+        size_t klen, len;
+        const unsigned char *key = store_iter_key(&it, &klen);
+        unsigned char *raw;
+        int ok;
+
+        if (klen != prefix.len + 8 || store_be64(key + prefix.len) != expect || expect > count) {
+            store_iter_end(&it);
+            if (bad_seq)
+                *bad_seq = expect;
+            return KERR_CONFLICT;
+        }
+        if (store_iter_get(&it, &raw, &len) != KERR_OK)
+            break;
+        ok = seq_matches(raw, len, expect);
+        journal_chain(head, head, raw, len);
+        store_val_free(raw, len);
+        if (!ok) {
+            store_iter_end(&it);
+            if (bad_seq)
+                *bad_seq = expect;
+            return KERR_CONFLICT;
+        }
+    }
+    store_iter_end(&it);
+    if (t->err != KERR_OK)
+        return t->err;
+    if (expect != count + 1 || sodium_memcmp(head, stored, sizeof head) != 0) {
+        if (bad_seq)
+            *bad_seq = count + 1;
+        return KERR_CONFLICT;
+    }
+    return KERR_OK;
+}

@@ -1,0 +1,108 @@
+/*
+ * vault/vault.h — one vault: its directory, its own keys, its store, its committer and its log.
+ *
+ * A vault directory holds data.mdb (vault/store.h) and keys/ with the vault's three secrets, each in
+ * its own 0600 file written with O_EXCL|O_NOFOLLOW: log.key (Ed25519, signs checkpoints), gate.key
+ * (X25519, the outer escrow layer) and storage.key (encryption at rest). The public halves and the
+ * authority's public key are served by GET /v1/vault.
+ *
+ * Every write goes through the group committer (vault->gc): callers submit an apply function that
+ * writes in a child transaction, may append log leaves with tlog_append(), and learns of durability
+ * from the completion. The committer's per-batch hooks sign one checkpoint per batch.
+ *
+ * Threads: after vault_open() the struct is read-only except through the committer, the log and the
+ * charter accessors, which are thread-safe.
+ */
+#ifndef KLUIS_VAULT_H
+#define KLUIS_VAULT_H
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdint.h>
+
+#include "policy/charter.h"
+#include "vault/errors.h"
+#include "vault/groupcommit.h"
+#include "vault/store.h"
+#include "vault/tlog.h"
+
+/** The tables of a vault, in the order given to store_open(). */
+enum vault_table {
+    VT_META,       /* vault configuration: origin, public keys, creation time        */
+    VT_CHARTER,    /* adopted charters by version; the one in force under key 0        */
+    VT_PRINCIPALS, /* principal records by keyed id hash                               */
+    VT_LOG_LEAF,
+    VT_LOG_HASH,
+    VT_LOG_META,
+    VT_COUNT_
+};
+
+/** A principal's public record (SPEC §1). */
+struct vault_principal {
+    char id[64];
+    char role[16];
+    char display_name[201];
+    char organisation[201];
+    unsigned char sign_pk[crypto_sign_PUBLICKEYBYTES];
+    unsigned char box_pk[crypto_box_PUBLICKEYBYTES];
+    int active;
+};
+
+typedef struct vault {
+    char *dir;
+    char origin[256];
+    unsigned char log_pk[crypto_sign_PUBLICKEYBYTES];
+    unsigned char gate_pk[crypto_box_PUBLICKEYBYTES];
+    unsigned char authority_pk[crypto_box_PUBLICKEYBYTES];
+    unsigned char *gate_sk; /* secret memory */
+    store *st;
+    store_table tab[VT_COUNT_];
+    gc *gc;
+    tlog *log;
+    pthread_rwlock_t charter_lock;
+    struct charter *charter; /* in force; replaced only under charter_lock */
+} vault;
+
+/**
+ * @brief Create a new vault in DIR (which must not exist, or be an empty directory): the vault's
+ *        keys, the store, and the log leaves vault.created, charter.adopted and
+ *        principal.registered for ADMIN, all durable before this returns.
+ * @param[in] charter_bytes  the charter text (validated with charter_load()).
+ * @param[out] err           message on failure (may be NULL).
+ * @return KERR_OK; KERR_CONFLICT when DIR already holds a vault or is not empty; KERR_BAD_REQUEST
+ *         for a bad origin, charter or admin record; KERR_INTERNAL for I/O or crypto failures.
+ */
+kerr vault_create(const char *dir, const char *origin, const char *charter_bytes, size_t charter_len,
+                  const struct vault_principal *admin, const unsigned char authority_pk[32], int64_t now,
+                  struct jerr *err) __attribute__((warn_unused_result));
+
+/**
+ * @brief Open the vault in DIR: keys, store (reader check), log (checkpoint verified), committer.
+ * @return KERR_OK; KERR_NOT_FOUND when DIR holds no vault; KERR_INTERNAL otherwise (ERR says why).
+ */
+kerr vault_open(vault **out, const char *dir, struct jerr *err) __attribute__((warn_unused_result));
+
+/** @brief Drain the committer, close the log and the store, wipe the keys. NULL ignored. */
+void vault_close(vault *v);
+
+/**
+ * @brief The charter in force, with a reference the caller must release with vault_charter_put().
+ *        Adoption of a new charter never frees one still held.
+ */
+const struct charter *vault_charter_get(vault *v);
+void vault_charter_put(vault *v, const struct charter *c);
+
+/** @brief Run every group-commit batch hook of the vault (used as gc pre/post hooks). */
+kerr vault_pre_commit(store_txn *t, size_t n_ok, void *arg);
+void vault_post_commit(kerr result, void *arg);
+
+/** @brief Store P in write txn T and append its principal.registered leaf. */
+kerr vault_principal_put(vault *v, store_txn *t, const struct vault_principal *p, int64_t now);
+
+/**
+ * @brief Read principal ID in txn T into OUT.
+ * @return KERR_OK, KERR_NOT_FOUND, or T's error.
+ */
+kerr vault_principal_get(vault *v, store_txn *t, const char *id, struct vault_principal *out);
+
+#endif
