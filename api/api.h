@@ -24,6 +24,7 @@
 #define KLUIS_API_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,7 +79,9 @@ struct request {
     int queued_;
     int overflow_;          /* the body went over the limit: 413 stored                          */
     size_t discarded_;      /* body bytes discarded after the reply was decided                  */
-    int suspended_;         /* reserved for asynchronous completion; always 0 today              */
+    int suspended_;         /* api_defer() was called: the reply comes later, from any thread    */
+    int defer_state_;       /* DEFER_* in server.c, under mu_                                    */
+    pthread_mutex_t mu_;    /* orders the deferred reply against the connection's suspension    */
 };
 
 /** A handler: answers R through exactly one reply helper (or the server answers 500 internal). */
@@ -146,6 +149,25 @@ void api_reply_text(struct request *r, enum api_ok ok, const char *content_type,
  * @return 0, or -1 when R has no stored reply or the header is refused (CR/LF in it).
  */
 int api_reply_header(struct request *r, const char *name, const char *value);
+
+/* ---------------------------------------------------------------------------------------------
+ * Deferred replies: a handler that waits for something slow (a durable group commit) need not
+ * hold a worker thread. It calls api_defer(r) and returns; later, on any thread, it stores its
+ * reply with one reply helper and calls api_resume(r). The connection is suspended meanwhile
+ * and resumed by api_resume(); the order of api_resume() and the suspension does not matter.
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Mark R as answered later. Call from the handler, then return without replying. The
+ *        request and its body stay valid until the reply is sent after api_resume().
+ */
+void api_defer(struct request *r);
+
+/**
+ * @brief Release a deferred request whose reply has just been stored (by a reply helper on this
+ *        thread). Thread-safe; call exactly once per api_defer(); never touch R afterwards.
+ */
+void api_resume(struct request *r);
 
 /* ---------------------------------------------------------------------------------------------
  * Input helpers. Each either succeeds (>= 0) or has already stored the error reply (-1): the

@@ -37,6 +37,9 @@
 
 #include "vault/secret.h"
 
+/* States of a deferred request (api_defer/api_resume), under request.mu_. */
+enum { DEFER_NONE = 0, DEFER_PENDING, DEFER_SUSPENDED, DEFER_RELEASED };
+
 /* Largest TLS certificate chain or key file read. */
 #define TLS_FILE_MAX (1024 * 1024)
 
@@ -409,6 +412,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!r)
             return MHD_NO;
         *req_cls = r;
+        pthread_mutex_init(&r->mu_, NULL);
         r->conn = conn;
         r->method = method;
         r->is_head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
@@ -470,12 +474,46 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
 
-    if (!r->replied_) {
+    if (!r->replied_ && r->defer_state_ == DEFER_NONE) {
         r->route_->handler(r);
-        if (!r->replied_ && !r->suspended_)
+        if (r->suspended_) {
+            /* Deferred: suspend unless the reply was already stored and released meanwhile. */
+            pthread_mutex_lock(&r->mu_);
+            int early = r->defer_state_ == DEFER_RELEASED;
+            if (!early) {
+                MHD_suspend_connection(conn);
+                r->defer_state_ = DEFER_SUSPENDED;
+            }
+            pthread_mutex_unlock(&r->mu_);
+            if (!early)
+                return MHD_YES;
+        } else if (!r->replied_) {
             api_reply_error(r, KERR_INTERNAL, "the handler gave no answer");
+        }
+    }
+    if (r->suspended_) {
+        /* Called again after MHD_resume_connection(): the reply is stored. */
+        pthread_mutex_lock(&r->mu_);
+        pthread_mutex_unlock(&r->mu_);
+        if (!r->replied_)
+            api_reply_error(r, KERR_INTERNAL, "the deferred handler gave no answer");
     }
     return queue(r);
+}
+
+void api_defer(struct request *r)
+{
+    r->suspended_ = 1;
+    r->defer_state_ = DEFER_PENDING;
+}
+
+void api_resume(struct request *r)
+{
+    pthread_mutex_lock(&r->mu_);
+    if (r->defer_state_ == DEFER_SUSPENDED)
+        MHD_resume_connection(r->conn);
+    r->defer_state_ = DEFER_RELEASED;
+    pthread_mutex_unlock(&r->mu_);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -495,6 +533,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         free(r->bodybuf_);
     }
     free(r->pathbuf_);
+    pthread_mutex_destroy(&r->mu_);
     free(r);
 }
 
@@ -650,7 +689,7 @@ int api_server_start(const struct api_config *cfg, struct api_server **out, char
                  listen);
         goto fail;
     }
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     if (v6)
         flags |= MHD_USE_IPv6;
     if (!cfg->tls_cert != !cfg->tls_key) {

@@ -27,6 +27,11 @@
 static const char *const table_names[VT_COUNT_] = {
     [VT_META] = "meta",           [VT_CHARTER] = "charter",      [VT_PRINCIPALS] = "principals",
     [VT_LOG_LEAF] = TLOG_TABLE_LEAF, [VT_LOG_HASH] = TLOG_TABLE_HASH, [VT_LOG_META] = TLOG_TABLE_META,
+    [VT_SESSIONS] = "sessions",   [VT_SESSIONS_BY_PRINCIPAL] = "sessions_by_principal",
+    [VT_CITIZENS] = "citizens",   [VT_SECTIONS] = "sections",    [VT_EPOCHS] = "epochs",
+    [VT_ENTRIES] = "entries",     [VT_GRANTS] = "grants",        [VT_GRANTS_BY_GRANTEE] = "grants_by_grantee",
+    [VT_GRANT_WRAPS] = "grant_wraps", [VT_REQUESTS] = "requests", [VT_STATEMENT_IDS] = "statement_ids",
+    [VT_JOURNAL] = "journal",     [VT_OVERRIDES] = "overrides",
 };
 
 enum { META_CONFIG = 1 };

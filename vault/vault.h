@@ -34,6 +34,19 @@ enum vault_table {
     VT_LOG_LEAF,
     VT_LOG_HASH,
     VT_LOG_META,
+    VT_SESSIONS,       /* session by BLAKE2b-256(token): {principal, role, expires}           */
+    VT_SESSIONS_BY_PRINCIPAL, /* id-hash(principal) || token hash → "" (ends them all)       */
+    VT_CITIZENS,       /* citizen record by id-hash: enrollment, keys, bundle, lockout        */
+    VT_SECTIONS,       /* id-hash(citizen) || id-hash(section) → section state              */
+    VT_EPOCHS,         /* id-hash(citizen) || id-hash(section) || be64(epoch) → epoch record */
+    VT_ENTRIES,        /* id-hash(citizen) || id-hash(section) || be64(seq) → entry          */
+    VT_GRANTS,         /* id-hash(citizen) || id-hash(grant) → grant record                  */
+    VT_GRANTS_BY_GRANTEE, /* id-hash(grantee) || id-hash(citizen) || id-hash(grant) → ""     */
+    VT_GRANT_WRAPS,    /* id-hash(citizen) || id-hash(grant) || id-hash(section) || be64(epoch) */
+    VT_REQUESTS,       /* id-hash(citizen) || id-hash(request) → access request              */
+    VT_STATEMENT_IDS,  /* u8(type) || id-hash(statement id) → "" : ids are never reused     */
+    VT_JOURNAL,        /* vault/journal.h's table                                             */
+    VT_OVERRIDES,      /* overrides (issue 5)                                                 */
     VT_COUNT_
 };
 

@@ -121,7 +121,54 @@ static void h_slow(struct request *r)
     api_reply_json(r, API_OK, json_pack("{s:s}", "slow", "done"));
 }
 
+static int req(const char *method, const char *path, const char *extra, const char *body,
+               struct httpc_resp *out);
+static const char *jstr(const struct httpc_resp *r, const char *key, char *buf, size_t cap);
+
+/* Deferred replies: the answer is stored and released from another thread, either after the
+ * connection was suspended (late) or before the handler even returned (early). */
+static void *defer_thread(void *arg)
+{
+    struct request *r = arg;
+    int late = strcmp(api_query(r, "when") ? api_query(r, "when") : "", "late") == 0;
+    if (late) {
+        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    api_reply_json(r, API_OK, json_pack("{s:s}", "deferred", late ? "late" : "early"));
+    api_resume(r);
+    return NULL;
+}
+
+static void h_defer(struct request *r)
+{
+    pthread_t t;
+    api_defer(r);
+    pthread_create(&t, NULL, defer_thread, r);
+    if (strcmp(api_query(r, "when") ? api_query(r, "when") : "", "late") != 0)
+        pthread_join(t, NULL); /* released before the handler returns */
+    else
+        pthread_detach(t);
+}
+
+static void test_defer(void)
+{
+    char buf[32];
+    for (int i = 0; i < 20; i++) {
+        struct httpc_resp r;
+        const char *when = i % 2 ? "late" : "early";
+        char path[64];
+        snprintf(path, sizeof path, "/v1/test/defer?when=%s", when);
+        int ok = req("GET", path, NULL, NULL, &r) == 0 && r.status == 200 && jstr(&r, "deferred", buf, sizeof buf) &&
+                 strcmp(buf, when) == 0;
+        if (i < 2 || !ok)
+            CHECK(ok, "deferred reply released %s is delivered", when);
+        httpc_resp_free(&r);
+    }
+}
+
 static const struct route test_extra[] = {
+    { "GET", "/v1/test/defer", h_defer },
     { "POST", "/v1/test/echo", h_echo },
     { "GET", "/v1/test/c/{}/s/{}", h_caps },
     { "GET", "/v1/test/q", h_query },
@@ -960,6 +1007,7 @@ int main(void)
     test_captures_query_auth();
     test_keepalive();
     test_concurrency();
+    test_defer();
     CHECK(health_ok(), "after every bad input, health still answers");
     test_config();
 
