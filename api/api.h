@@ -150,6 +150,14 @@ void api_reply_text(struct request *r, enum api_ok ok, const char *content_type,
  */
 int api_reply_header(struct request *r, const char *name, const char *value);
 
+/**
+ * @brief Answer a static file (api/static.c): 200 with the LEN bytes at BYTES, or 304 with no
+ *        body when NOT_MODIFIED. BYTES is not copied and must outlive the server. HEADERS is a
+ *        NULL-terminated list of NAME, VALUE pairs; a "Cache-Control" in it replaces no-store.
+ */
+void api_reply_static(struct request *r, int not_modified, const void *bytes, size_t len,
+                      const char *const *headers);
+
 /* ---------------------------------------------------------------------------------------------
  * Deferred replies: a handler that waits for something slow (a durable group commit) need not
  * hold a worker thread. It calls api_defer(r) and returns; later, on any thread, it stores its
@@ -186,6 +194,13 @@ void api_resume(struct request *r);
  */
 int api_parse_body(struct request *r, const struct jspec *spec, size_t n, json_t **json_out)
     __attribute__((warn_unused_result));
+
+/**
+ * @brief Only the media-type check of api_parse_body(), for a handler that parses its body itself
+ *        (POST /v1/charter takes a whole charter, checked by charter_load()).
+ * @return 0; or -1 having answered 415 unsupported_media_type.
+ */
+int api_require_json(struct request *r) __attribute__((warn_unused_result));
 
 /**
  * @brief The raw value of query parameter NAME ("?after=5" → "5"), or NULL when absent.
@@ -232,6 +247,7 @@ struct api_config {
     unsigned int grace_ms;     /* 0: 5000 ms; how long api_server_stop() lets requests finish   */
     const struct route *routes; /* NULL: api_routes / api_routes_count                          */
     size_t nroutes;
+    const struct api_static *web; /* the web page's files (api_static_load()), or NULL: none   */
     void *ctx;                 /* handed to every request as r->ctx                             */
 };
 
@@ -254,6 +270,37 @@ unsigned int api_server_port(const struct api_server *s);
  *        NULL is accepted. Not to be called from a handler.
  */
 void api_server_stop(struct api_server *s);
+
+/* ---------------------------------------------------------------------------------------------
+ * The citizen web page (api/static.c): the files of one folder, read once at start, served from
+ * memory by exact path; "/" is index.html. GET and HEAD only; every other path goes to the router.
+ * ------------------------------------------------------------------------------------------- */
+
+struct api_static;
+
+/** The Content-Security-Policy sent with every file of the page. */
+extern const char api_static_csp[];
+
+/**
+ * @brief Read the page's files under DIR (regular files with a known type, no symlinks, no dot
+ *        files, at most 4 folders deep) into memory. DIR must hold index.html.
+ * @return 0 with *OUT set (free with api_static_free()), or -1 with a reason in ERR.
+ */
+int api_static_load(const char *dir, struct api_static **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/** @brief Free what api_static_load() made. NULL is accepted. */
+void api_static_free(struct api_static *st);
+
+/** @brief How many files ST holds. */
+size_t api_static_count(const struct api_static *st);
+
+/**
+ * @brief Answer R from ST when R is a GET or HEAD of one of its paths (with ETag, If-None-Match,
+ *        the page's CSP and Cache-Control: no-cache).
+ * @return 1 when a reply has been stored, 0 when R is not for the page (route it as usual).
+ */
+int api_static_serve(const struct api_static *st, struct request *r);
 
 /* ---------------------------------------------------------------------------------------------
  * The router (api/router.c), used by the server.

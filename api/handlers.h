@@ -27,4 +27,58 @@ void handle_log_inclusion(struct request *r);
 /** GET /v1/log/proof/consistency?from=&to= → {from, to, path} (api/log.c). */
 void handle_log_consistency(struct request *r);
 
+/* ---- api/auth.c: sessions and the passphrase path (SPEC §3, §4, §6) ------------------------- */
+
+/** POST /v1/auth/challenge {"id"} → {"challenge","expires"}; any id, known or not. */
+void handle_auth_challenge(struct request *r);
+/** POST /v1/auth/session {"id","challenge","signature"} → {"token","expires","role"}. */
+void handle_auth_session_create(struct request *r);
+/** DELETE /v1/auth/session (bearer) → {"ended":true}. */
+void handle_auth_session_delete(struct request *r);
+/** POST /v1/auth/prelogin {"id"} → {"salt","opslimit","memlimit"} (a stable fake for unknown ids). */
+void handle_auth_prelogin(struct request *r);
+/** POST /v1/auth/bundle {"id","auth_key"} → {"bundle","sign_pk","box_pk"}; failures lock out. */
+void handle_auth_bundle(struct request *r);
+
+/* ---- api/principals.c: the directory (SPEC §1, §6) ------------------------------------------- */
+
+/** POST /v1/principals (admin) → 201 the principal. */
+void handle_principals_create(struct request *r);
+/** GET /v1/principals?role= (any session) → [principal...]; never citizens. */
+void handle_principals_list(struct request *r);
+/** POST /v1/principals/{id}/deactivate (admin) → {"id","active":false,"sessions_ended"}. */
+void handle_principal_deactivate(struct request *r);
+
+/* ---- api/citizens.c: citizen records (SPEC §3, §6) ------------------------------------------- */
+
+/** POST /v1/citizens (admin) {id, display_name} → 201 {id, enrollment_code, expires}. */
+void handle_citizens_create(struct request *r);
+/** POST /v1/citizens/{c}/enroll (the code authenticates) → {"id","enrolled":true,"sections"}. */
+void handle_citizen_enroll(struct request *r);
+/** POST /v1/citizens/{c}/passphrase (the citizen) → {"id","changed":true}. */
+void handle_citizen_passphrase(struct request *r);
+
+/* ---- api/grants.c: consent (SPEC §4, §5, §6) --------------------------------------------------- */
+
+/** POST /v1/citizens/{c}/grants (the citizen) {statement, signature, wraps} → 201 {id, state}. */
+void handle_grant_create(struct request *r);
+/** GET /v1/citizens/{c}/grants (the citizen) → {grants:[...]} with state. */
+void handle_grant_list_citizen(struct request *r);
+/** POST /v1/citizens/{c}/grants/{g}/revoke (the citizen) {statement, signature} → {id, state}. */
+void handle_grant_revoke(struct request *r);
+/** GET /v1/grants (professional) → {grants:[...]}: the caller's grants, each with its citizen. */
+void handle_grant_list_mine(struct request *r);
+
+/* ---- api/requests.c: access requests (SPEC §6) ------------------------------------------------ */
+
+/** POST /v1/requests (professional) {statement, signature} → 201 {id}. */
+void handle_request_create(struct request *r);
+/** GET /v1/citizens/{c}/requests (the citizen) → {requests:[...]} the open ones. */
+void handle_request_list(struct request *r);
+/** POST /v1/citizens/{c}/requests/{r}/decline (the citizen) → {id, state:"declined"}. */
+void handle_request_decline(struct request *r);
+
+/** POST /v1/charter (admin): the body is the new charter → 201 {"charter","version","hash"}. */
+void handle_charter_adopt(struct request *r);
+
 #endif

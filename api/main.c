@@ -23,7 +23,7 @@
 static const char usage[] =
     "usage: kluisd init  --dir DIR --origin NAME --charter FILE --admin-pub FILE --authority-pub FILE\n"
     "       kluisd serve --dir DIR [--listen 127.0.0.1:8080] [--tls-cert FILE --tls-key FILE]\n"
-    "                    [--threads N] [--port-file FILE]\n"
+    "                    [--threads N] [--port-file FILE] [--web DIR|none]\n"
     "       kluisd help\n";
 
 static void die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
@@ -114,9 +114,42 @@ static int cmd_init(int argc, char **argv)
     return 0;
 }
 
+/* The citizen web page: --web DIR, "--web none", or by default the web/dist folder of the checkout
+ * the binary was built in (BIN/../web/dist for build/kluisd, BIN/../../web/dist for build/asan/),
+ * when it holds a built page. */
+static struct api_static *load_web(const char *opt_web)
+{
+    char exe[4096], dir[4200], err[256];
+    struct api_static *st = NULL;
+    if (opt_web && strcmp(opt_web, "none") == 0)
+        return NULL;
+    if (opt_web) {
+        if (api_static_load(opt_web, &st, err, sizeof err) != 0)
+            die(1, "%s", err);
+        return st;
+    }
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    for (int up = 2; up <= 3; up++) {
+        char *slash = NULL;
+        snprintf(dir, sizeof dir, "%s", exe);
+        for (int i = 0; i < up && (slash = strrchr(dir, '/')) != NULL; i++)
+            *slash = '\0';
+        if (!slash)
+            break;
+        size_t used = strlen(dir);
+        snprintf(dir + used, sizeof dir - used, "/web/dist");
+        if (access(dir, F_OK) == 0 && api_static_load(dir, &st, err, sizeof err) == 0)
+            return st;
+    }
+    return NULL;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
-    static const char *const names[] = {"--dir", "--listen", "--tls-cert", "--tls-key", "--threads", "--port-file", NULL};
+    static const char *const names[] = {"--dir", "--listen", "--tls-cert", "--tls-key", "--threads", "--port-file", "--web", NULL};
     check_opts(argc, argv, names);
     const char *dir = opt(argc, argv, "--dir"), *threads = opt(argc, argv, "--threads"),
                *port_file = opt(argc, argv, "--port-file");
@@ -137,12 +170,14 @@ static int cmd_serve(int argc, char **argv)
     if (e != KERR_OK)
         die(1, "cannot open the vault: %s", err.msg);
 
+    struct api_static *web = load_web(opt(argc, argv, "--web"));
     struct api_config cfg = {
         .listen = opt(argc, argv, "--listen"),
         .tls_cert = opt(argc, argv, "--tls-cert"),
         .tls_key = opt(argc, argv, "--tls-key"),
         .threads = threads ? (unsigned)strtoul(threads, NULL, 10) : 0,
         .ctx = v,
+        .web = web,
     };
     char msg[256];
     struct api_server *srv = NULL;
@@ -156,6 +191,8 @@ static int cmd_serve(int argc, char **argv)
         if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0)
             die(1, "cannot write %s", port_file);
     }
+    fprintf(stderr, "kluisd: web page: %zu files%s\n", api_static_count(web),
+            web ? "" : " (none: build it with web/build.sh, or pass --web DIR)");
     fprintf(stderr, "kluisd: serving %s on port %u (log size %llu)\n", v->origin, port,
             (unsigned long long)tlog_size(v->log));
 
@@ -168,6 +205,7 @@ static int cmd_serve(int argc, char **argv)
     }
     fprintf(stderr, "kluisd: stopping: finishing requests in flight\n");
     api_server_stop(srv);
+    api_static_free(web);
     vault_close(v);
     fprintf(stderr, "kluisd: stopped\n");
     return 0;

@@ -51,6 +51,7 @@ struct api_server {
     unsigned int grace_ms;
     unsigned int port;
     void *ctx;
+    const struct api_static *web; /* the web page, or NULL     */
     char *tls_cert;   /* PEM, NUL-terminated, malloc'd            */
     char *tls_key;    /* PEM, NUL-terminated, secret_new'd         */
     size_t tls_key_cap;
@@ -172,6 +173,22 @@ int api_reply_header(struct request *r, const char *name, const char *value)
     return MHD_add_response_header(r->resp_, name, value) == MHD_YES ? 0 : -1;
 }
 
+void api_reply_static(struct request *r, int not_modified, const void *bytes, size_t len,
+                      const char *const *headers)
+{
+    if (r->replied_)
+        return;
+    store(r, not_modified ? 304 : 200,
+          MHD_create_response_from_buffer(not_modified ? 0 : len, (void *)bytes,
+                                          MHD_RESPMEM_PERSISTENT),
+          0);
+    for (size_t i = 0; r->resp_ && headers && headers[i] && headers[i + 1]; i += 2) {
+        if (strcasecmp(headers[i], "Cache-Control") == 0)
+            MHD_del_response_header(r->resp_, "Cache-Control", "no-store");
+        api_reply_header(r, headers[i], headers[i + 1]);
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Input helpers                                                                               */
 /* ------------------------------------------------------------------------------------------ */
@@ -235,6 +252,15 @@ int api_parse_body(struct request *r, const struct jspec *spec, size_t n, json_t
         return -1;
     }
     *json_out = j;
+    return 0;
+}
+
+int api_require_json(struct request *r)
+{
+    if (!json_media_type(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type"))) {
+        api_reply_error(r, KERR_UNSUPPORTED_MEDIA_TYPE, NULL);
+        return -1;
+    }
     return 0;
 }
 
@@ -422,6 +448,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->srv_ = s;
         r->bearer = bearer_of(conn);
         remote_of(conn, r->remote, sizeof r->remote);
+        if (s->web && api_static_serve(s->web, r))
+            return queue(r);
         if (api_route(r, s->routes, s->nroutes) != 0)
             return queue(r);
         int present;
@@ -682,6 +710,7 @@ int api_server_start(const struct api_config *cfg, struct api_server **out, char
     s->body_limit = cfg->body_limit ? cfg->body_limit : API_BODY_LIMIT_DEFAULT;
     s->grace_ms = cfg->grace_ms ? cfg->grace_ms : 5000;
     s->ctx = cfg->ctx;
+    s->web = cfg->web;
     if (api_routes_check(s->routes, s->nroutes, err, errlen) != 0)
         goto fail;
     if (parse_listen(listen, &ss, &v6) != 0) {

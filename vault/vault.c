@@ -23,6 +23,7 @@
 #include "vault/encoding.h"
 #include "vault/jspec.h"
 #include "vault/secret.h"
+#include "vault/session.h"
 
 static const char *const table_names[VT_COUNT_] = {
     [VT_META] = "meta",           [VT_CHARTER] = "charter",      [VT_PRINCIPALS] = "principals",
@@ -121,38 +122,39 @@ static json_t *principal_json(const struct vault_principal *p)
     return j;
 }
 
-kerr vault_principal_put(vault *v, store_txn *t, const struct vault_principal *p, int64_t now)
+kerr vault_principal_store(vault *v, store_txn *t, const struct vault_principal *p)
 {
     json_t *j = principal_json(p);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    if (!text) {
-        json_decref(j);
+    json_decref(j);
+    if (!text)
         return store_txn_fail(t, KERR_INTERNAL);
-    }
     skey k;
     skey_reset(&k);
     skey_id(&k, v->st, p->id, strlen(p->id));
     store_put(t, v->tab[VT_PRINCIPALS], &k, text, strlen(text));
     free(text);
+    return t->err;
+}
+
+kerr vault_principal_put(vault *v, store_txn *t, const struct vault_principal *p, int64_t now)
+{
+    if (vault_principal_store(v, t, p) != KERR_OK)
+        return t->err;
+    json_t *j = principal_json(p);
+    if (!j)
+        return store_txn_fail(t, KERR_INTERNAL);
     json_object_del(j, "active");
     tlog_append(v->log, t, now, "principal.registered", j, NULL);
     json_decref(j);
     return t->err;
 }
 
-kerr vault_principal_get(vault *v, store_txn *t, const char *id, struct vault_principal *out)
+/* Decode a stored principal record; KERR_INTERNAL (T poisoned) when it does not parse. */
+static kerr principal_parse(store_txn *t, const unsigned char *val, size_t len, struct vault_principal *out)
 {
-    skey k;
-    unsigned char *val = NULL;
-    size_t len = 0;
-    skey_reset(&k);
-    skey_id(&k, v->st, id, strlen(id));
-    kerr e = store_get(t, v->tab[VT_PRINCIPALS], &k, &val, &len);
-    if (e != KERR_OK)
-        return e;
     struct jerr err;
     json_t *j = jspec_parse((const char *)val, len, &err);
-    store_val_free(val, len);
     const char *pid = NULL, *role = NULL, *dn = NULL, *org = NULL;
     struct jspec spec[] = {
         {.name = "id", .type = JS_ID, .out = &pid},
@@ -172,6 +174,60 @@ kerr vault_principal_get(vault *v, store_txn *t, const char *id, struct vault_pr
     snprintf(out->display_name, sizeof out->display_name, "%s", dn);
     snprintf(out->organisation, sizeof out->organisation, "%s", org);
     json_decref(j);
+    return KERR_OK;
+}
+
+kerr vault_principal_get(vault *v, store_txn *t, const char *id, struct vault_principal *out)
+{
+    skey k;
+    unsigned char *val = NULL;
+    size_t len = 0;
+    skey_reset(&k);
+    skey_id(&k, v->st, id, strlen(id));
+    kerr e = store_get(t, v->tab[VT_PRINCIPALS], &k, &val, &len);
+    if (e != KERR_OK)
+        return e;
+    e = principal_parse(t, val, len, out);
+    store_val_free(val, len);
+    return e;
+}
+
+kerr vault_principal_list(vault *v, store_txn *t, const char *role, struct vault_principal **out, size_t *n)
+{
+    struct vault_principal *arr = NULL;
+    size_t cnt = 0, cap = 0;
+    store_iter it;
+    *out = NULL;
+    *n = 0;
+    for (store_iter_begin(&it, t, v->tab[VT_PRINCIPALS], NULL, NULL); store_iter_next(&it);) {
+        unsigned char *val = NULL;
+        size_t len = 0;
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct vault_principal *na = realloc(arr, ncap * sizeof *arr);
+            if (!na) {
+                store_txn_fail(t, KERR_INTERNAL);
+                break;
+            }
+            arr = na;
+            cap = ncap;
+        }
+        if (store_iter_get(&it, &val, &len) != KERR_OK)
+            break;
+        kerr e = principal_parse(t, val, len, &arr[cnt]);
+        store_val_free(val, len);
+        if (e != KERR_OK)
+            break;
+        if (!role || strcmp(arr[cnt].role, role) == 0)
+            cnt++;
+    }
+    store_iter_end(&it);
+    if (t->err != KERR_OK) {
+        free(arr);
+        return t->err;
+    }
+    *out = arr;
+    *n = cnt;
     return KERR_OK;
 }
 
@@ -226,8 +282,9 @@ static vault *vault_alloc(const char *dir)
         return NULL;
     v->dir = strdup(dir);
     v->gate_sk = secret_new(crypto_box_SECRETKEYBYTES);
+    v->auth = auth_mem_new(0, 0);
     pthread_rwlock_init(&v->charter_lock, NULL);
-    if (!v->dir || !v->gate_sk) {
+    if (!v->dir || !v->gate_sk || !v->auth) {
         vault_close(v);
         return NULL;
     }
@@ -243,6 +300,7 @@ void vault_close(vault *v)
     store_close(v->st);
     charter_free(v->charter);
     secret_free(v->gate_sk);
+    auth_mem_free(v->auth);
     pthread_rwlock_destroy(&v->charter_lock);
     free(v->dir);
     free(v);

@@ -26,6 +26,8 @@
 #include "vault/store.h"
 #include "vault/tlog.h"
 
+struct auth_mem;
+
 /** The tables of a vault, in the order given to store_open(). */
 enum vault_table {
     VT_META,       /* vault configuration: origin, public keys, creation time        */
@@ -41,7 +43,7 @@ enum vault_table {
     VT_EPOCHS,         /* id-hash(citizen) || id-hash(section) || be64(epoch) → epoch record */
     VT_ENTRIES,        /* id-hash(citizen) || id-hash(section) || be64(seq) → entry          */
     VT_GRANTS,         /* id-hash(citizen) || id-hash(grant) → grant record                  */
-    VT_GRANTS_BY_GRANTEE, /* id-hash(grantee) || id-hash(citizen) || id-hash(grant) → ""     */
+    VT_GRANTS_BY_GRANTEE, /* id-hash(grantee) || id-hash(citizen) || id-hash(grant) → {c, g} */
     VT_GRANT_WRAPS,    /* id-hash(citizen) || id-hash(grant) || id-hash(section) || be64(epoch) */
     VT_REQUESTS,       /* id-hash(citizen) || id-hash(request) → access request              */
     VT_STATEMENT_IDS,  /* u8(type) || id-hash(statement id) → "" : ids are never reused     */
@@ -74,6 +76,7 @@ typedef struct vault {
     tlog *log;
     pthread_rwlock_t charter_lock;
     struct charter *charter; /* in force; replaced only under charter_lock */
+    struct auth_mem *auth;   /* login challenges and unknown-id lockouts (vault/session.h) */
 } vault;
 
 /**
@@ -109,13 +112,32 @@ void vault_charter_put(vault *v, const struct charter *c);
 kerr vault_pre_commit(store_txn *t, size_t n_ok, void *arg);
 void vault_post_commit(kerr result, void *arg);
 
-/** @brief Store P in write txn T and append its principal.registered leaf. */
+/**
+ * @brief Store P in write txn T (creating or replacing its record) and append its
+ *        principal.registered leaf {id, role, display_name, organisation, sign_pk, box_pk}.
+ * @return T's error after the call.
+ */
 kerr vault_principal_put(vault *v, store_txn *t, const struct vault_principal *p, int64_t now);
+
+/**
+ * @brief Store P in write txn T WITHOUT a log leaf: for changes of an existing record whose leaf
+ *        the caller appends itself (principal.deactivated).
+ * @return T's error after the call.
+ */
+kerr vault_principal_store(vault *v, store_txn *t, const struct vault_principal *p);
 
 /**
  * @brief Read principal ID in txn T into OUT.
  * @return KERR_OK, KERR_NOT_FOUND, or T's error.
  */
 kerr vault_principal_get(vault *v, store_txn *t, const char *id, struct vault_principal *out);
+
+/**
+ * @brief Every principal in T (in key order, i.e. unordered by id), or only those whose role is
+ *        ROLE ("professional", ...; NULL: all).
+ * @param[out] out  malloc'd array (free()); NULL when *N is 0.
+ * @return KERR_OK or T's error (then *OUT is NULL).
+ */
+kerr vault_principal_list(vault *v, store_txn *t, const char *role, struct vault_principal **out, size_t *n);
 
 #endif

@@ -1,0 +1,191 @@
+/*
+ * api/access.c — the access glue of dossier reads and writes (see access.h).
+ *
+ * This file owns two things: what the access decision is given (read from the vault in one
+ * read-only transaction, so grants and the citizen record are one consistent snapshot), and the
+ * journaling of denied attempts. A denial is answered only after its journal event is durable
+ * (api_commit_error): the citizen sees every attempt that was refused, even one the server then
+ * failed to answer.
+ */
+#include "api/access.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/commit.h"
+#include "vault/citizen.h"
+#include "vault/grant.h"
+
+/*
+ * Hook for issue 5: the overrides of CITIZEN whose beneficiary is caller C, as policy sees them.
+ * Until overrides exist there are none; when they do, fill *OUT (malloc'd, freed by
+ * free_overrides()) from VT_OVERRIDES in the same transaction T, so grants and overrides are
+ * decided on one snapshot.
+ */
+static kerr load_overrides(vault *v, store_txn *t, const struct caller *c, const char *citizen,
+                           struct policy_override **out, size_t *n)
+{
+    (void)v;
+    (void)t;
+    (void)c;
+    (void)citizen;
+    *out = NULL;
+    *n = 0;
+    return KERR_OK;
+}
+
+static void free_overrides(struct policy_override *o, size_t n)
+{
+    (void)n;
+    free(o);
+}
+
+kerr api_access_check(vault *v, const struct caller *c, const char *citizen, const char *section, int want_write,
+                      int64_t now, struct access_result *out, int *citizen_known, char ref[64])
+{
+    store_txn t;
+    struct citizen cz;
+    struct grant_rec *g = NULL;
+    struct policy_grant *pg = NULL;
+    struct policy_override *ov = NULL;
+    size_t ng = 0, nov = 0;
+    int known = 0;
+
+    memset(out, 0, sizeof *out);
+    if (ref)
+        ref[0] = '\0';
+    store_txn_begin(v->st, &t, true);
+    kerr e = citizen_get(v, &t, citizen, &cz);
+    if (e == KERR_OK)
+        known = cz.enrolled;
+    else if (e == KERR_NOT_FOUND)
+        e = KERR_OK;
+    if (e == KERR_OK && known)
+        e = grant_list_for(&t, v->tab, c->id, citizen, &g, &ng);
+    if (e == KERR_OK && known)
+        e = load_overrides(v, &t, c, citizen, &ov, &nov);
+    store_txn_abort(&t);
+    if (citizen_known)
+        *citizen_known = known;
+    if (e != KERR_OK) {
+        grant_recs_free(g, ng);
+        free_overrides(ov, nov);
+        return e;
+    }
+    if (ng && !(pg = calloc(ng, sizeof *pg))) {
+        grant_recs_free(g, ng);
+        free_overrides(ov, nov);
+        return KERR_INTERNAL;
+    }
+    for (size_t i = 0; i < ng; i++)
+        grant_policy_view(&g[i], &pg[i]);
+
+    /* An unknown citizen is decided like a known one without grants: the same code comes back. */
+    struct policy_principal who = {.id = c->id, .role = c->role, .active = c->active};
+    struct policy_decision d;
+    const struct charter *ch = vault_charter_get(v);
+    e = policy_access_decide(ch, &who, citizen, section, want_write, pg, ng, ov, nov, now, &d);
+    vault_charter_put(v, ch);
+    if (e == KERR_OK) {
+        out->basis = d.basis;
+        snprintf(out->basis_text, sizeof out->basis_text, "%s", d.basis_text);
+        if (d.basis != BASIS_OWN && d.ref)
+            snprintf(out->ref, sizeof out->ref, "%s", d.ref);
+    } else if (ref && d.ref) {
+        snprintf(ref, 64, "%s", d.ref);
+    }
+    free(pg);
+    grant_recs_free(g, ng);
+    free_overrides(ov, nov);
+    return e;
+}
+
+void api_journal_event(journal_event *ev, const struct caller *c, const char *remote, int64_t now,
+                       const char *action, const char *section, const char *basis, const char *result)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->time = now;
+    ev->actor = c->id;
+    ev->actor_role = krole_name(c->role);
+    ev->organisation = c->organisation;
+    ev->action = action;
+    ev->section = section;
+    ev->basis = basis;
+    ev->result = result;
+    ev->remote = remote;
+}
+
+/* A denied attempt on its way into the journal: copies, since the apply runs on the writer. */
+struct denial {
+    vault *v;
+    char citizen[64];
+    char basis[64];
+    char result[96];
+    char section[64];
+    char actor[64];
+    char organisation[256];
+    char remote[48];
+    const char *role;
+    const char *action;
+    int64_t now;
+};
+
+static kerr denial_apply(store_txn *t, void *arg)
+{
+    struct denial *d = arg;
+    journal_event ev = {
+        .time = d->now, .actor = d->actor, .actor_role = d->role, .organisation = d->organisation,
+        .action = d->action, .section = d->section, .basis = d->basis, .result = d->result, .remote = d->remote,
+    };
+    return journal_append(t, d->v->tab[VT_JOURNAL], d->citizen, &ev, NULL, NULL);
+}
+
+int api_access(struct request *r, vault *v, const struct caller *c, const char *citizen, const char *section,
+               int want_write, struct access_result *out)
+{
+    int64_t now = (int64_t)time(NULL);
+    int known = 0;
+    char ref[64];
+    kerr e = api_access_check(v, c, citizen, section, want_write, now, out, &known, ref);
+    if (e == KERR_OK)
+        return 0;
+    if (kerr_status(e) != 403) { /* the store failed: nothing was decided */
+        if (e == KERR_UNAVAILABLE)
+            api_reply_error_retry(r, e, NULL, 1);
+        else
+            api_reply_error(r, e, NULL);
+        return -1;
+    }
+    if (!known) {
+        api_reply_error(r, e, NULL);
+        return -1;
+    }
+    struct denial *d = calloc(1, sizeof *d);
+    if (!d) {
+        api_reply_error(r, KERR_INTERNAL, NULL);
+        return -1;
+    }
+    d->v = v;
+    d->now = now;
+    d->role = krole_name(c->role);
+    d->action = want_write ? "write" : "read";
+    snprintf(d->citizen, sizeof d->citizen, "%s", citizen);
+    snprintf(d->basis, sizeof d->basis, "%s", ref);
+    snprintf(d->result, sizeof d->result, "denied:%s", kerr_code(e));
+    snprintf(d->section, sizeof d->section, "%s", section);
+    snprintf(d->actor, sizeof d->actor, "%s", c->id);
+    snprintf(d->organisation, sizeof d->organisation, "%s", c->organisation);
+    snprintf(d->remote, sizeof d->remote, "%s", r->remote);
+    api_commit_error(r, v, denial_apply, d, free, e, NULL, KERR_JOURNAL_UNAVAILABLE);
+    return -1;
+}
+
+int api_require_owner(struct request *r, const struct caller *c, const char *citizen)
+{
+    if (c->role == KROLE_CITIZEN && strcmp(c->id, citizen) == 0)
+        return 0;
+    api_reply_error(r, KERR_FORBIDDEN, "Only the citizen may do this on their own dossier.");
+    return -1;
+}

@@ -1,0 +1,334 @@
+/*
+ * tests/unit/test_grant.c — the consent data layer (vault/grant.h) on a temporary store: grant
+ * records round-trip, duplicates refused, lists by citizen / grantee / (grantee, citizen) in a
+ * stable order, revocation (once, and its wraps gone), live grants for rotation, wraps per
+ * (grant, section, epoch) and their erasure per section, access requests open → declined /
+ * answered, and nothing readable in data.mdb.
+ */
+#include <dirent.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "tests/test.h"
+#include "vault/grant.h"
+#include "vault/vault.h"
+
+TEST_MAIN_DEFS
+
+static char dir[64];
+static store *st;
+static store_table tab[VT_COUNT_];
+static char names[VT_COUNT_][16];
+
+static void rm_dir(const char *d)
+{
+    DIR *dd = opendir(d);
+    struct dirent *de;
+    char p[512];
+    if (!dd)
+        return;
+    while ((de = readdir(dd))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", d, de->d_name);
+        unlink(p);
+    }
+    closedir(dd);
+    rmdir(d);
+}
+
+static const char *secs_plan_wonen[] = {"plan", "wonen"};
+static const char *secs_plan[] = {"plan"};
+static const char *secs_schulden[] = {"schulden"};
+
+static struct grant_rec mk(const char *id, const char *citizen, const char *grantee, const char **secs, size_t n,
+                           int write, int64_t nb, int64_t exp, int64_t created)
+{
+    struct grant_rec g = {
+        .id = id, .citizen = citizen, .grantee = grantee, .purpose = "ondersteuning", .sections = secs,
+        .n_sections = n, .write = write, .not_before = nb, .expires = exp, .created = created,
+        .statement = "eyJ0eXBlIjoiZ3JhbnQifQ", .signature = "c2ln",
+    };
+    return g;
+}
+
+static kerr put(const struct grant_rec *g)
+{
+    store_txn t;
+    store_txn_begin(st, &t, false);
+    kerr e = grant_put(&t, tab, g);
+    kerr c = store_txn_commit(&t);
+    return e != KERR_OK ? e : c;
+}
+
+static void test_grants(void)
+{
+    struct grant_rec g1 = mk("g-1", "burger-1", "wijk-anna", secs_plan_wonen, 2, 1, 1000, 5000, 900);
+    g1.note = "Voor het \xc3\xa9\xc3\xa9n-loket";
+    g1.request = "req-1";
+    struct grant_rec g2 = mk("g-2", "burger-1", "wijk-anna", secs_plan, 1, 0, 2000, 6000, 800);
+    struct grant_rec g3 = mk("g-3", "burger-2", "wijk-anna", secs_schulden, 1, 0, 1000, 3000, 700);
+    struct grant_rec g4 = mk("g-4", "burger-1", "schuld-bert", secs_schulden, 1, 0, 1000, 3000, 950);
+
+    CHECK(put(&g1) == KERR_OK && put(&g2) == KERR_OK && put(&g3) == KERR_OK && put(&g4) == KERR_OK,
+          "grant_put stores four grants");
+
+    store_txn t;
+    store_txn_begin(st, &t, false);
+    CHECK(grant_put(&t, tab, &g1) == KERR_CONFLICT && t.err == KERR_OK,
+          "grant_put refuses an existing grant id of the citizen (409), transaction healthy");
+    store_txn_abort(&t);
+    struct grant_rec bad = g1;
+    bad.n_sections = 0;
+    store_txn_begin(st, &t, false);
+    CHECK(grant_put(&t, tab, &bad) == KERR_BAD_REQUEST, "grant_put refuses a grant without sections");
+    store_txn_abort(&t);
+    bad = g1;
+    bad.id = "Not An Id";
+    store_txn_begin(st, &t, false);
+    CHECK(grant_put(&t, tab, &bad) == KERR_BAD_REQUEST, "grant_put refuses an id outside the SPEC syntax");
+    store_txn_abort(&t);
+
+    struct grant_rec r;
+    store_txn_begin(st, &t, true);
+    CHECK(grant_get(&t, tab, "burger-1", "g-1", &r) == KERR_OK && !strcmp(r.id, "g-1") &&
+              !strcmp(r.citizen, "burger-1") && !strcmp(r.grantee, "wijk-anna") &&
+              !strcmp(r.purpose, "ondersteuning") && r.n_sections == 2 && !strcmp(r.sections[0], "plan") &&
+              !strcmp(r.sections[1], "wonen") && r.write == 1 && r.not_before == 1000 && r.expires == 5000 &&
+              r.created == 900 && !strcmp(r.request, "req-1") && !strcmp(r.note, g1.note) &&
+              !strcmp(r.statement, g1.statement) && !strcmp(r.signature, "c2ln") && !r.revoked &&
+              !r.revoke_statement,
+          "grant_get returns every field as stored");
+    grant_rec_free(&r);
+    CHECK(grant_get(&t, tab, "burger-2", "g-1", &r) == KERR_NOT_FOUND && t.err == KERR_OK,
+          "grant_get: a grant id of another citizen is not found (keys are per citizen)");
+    CHECK(grant_get(&t, tab, "burger-1", "g-2", &r) == KERR_OK && r.request == NULL && r.note == NULL &&
+              r.write == 0,
+          "grant_get: optional fields absent");
+    grant_rec_free(&r);
+
+    struct grant_rec *l;
+    size_t n;
+    CHECK(grant_list_citizen(&t, tab, "burger-1", &l, &n) == KERR_OK && n == 3 && !strcmp(l[0].id, "g-2") &&
+              !strcmp(l[1].id, "g-1") && !strcmp(l[2].id, "g-4"),
+          "grant_list_citizen: all of the citizen's grants, ordered by created");
+    grant_recs_free(l, n);
+    CHECK(grant_list_grantee(&t, tab, "wijk-anna", &l, &n) == KERR_OK && n == 3 && !strcmp(l[0].id, "g-3") &&
+              !strcmp(l[0].citizen, "burger-2") && !strcmp(l[2].id, "g-1"),
+          "grant_list_grantee: every grant to the grantee, each naming its citizen");
+    grant_recs_free(l, n);
+    CHECK(grant_list_for(&t, tab, "wijk-anna", "burger-1", &l, &n) == KERR_OK && n == 2 &&
+              !strcmp(l[0].id, "g-2") && !strcmp(l[1].id, "g-1"),
+          "grant_list_for: only the grantee's grants for that citizen");
+    grant_recs_free(l, n);
+    CHECK(grant_list_for(&t, tab, "schuld-bert", "burger-2", &l, &n) == KERR_OK && n == 0 && l == NULL,
+          "grant_list_for: none is an empty list");
+    CHECK(grant_list_citizen(&t, tab, "burger-9", &l, &n) == KERR_OK && n == 0, "unknown citizen: no grants");
+
+    /* live for rotation: at 2500, g-1 (active), g-2 (active) cover plan; at 5500 only g-2 (g-1 expired) */
+    CHECK(grant_list_live_covering(&t, tab, "burger-1", "plan", 1500, &l, &n) == KERR_OK && n == 2,
+          "live covering plan at 1500: the active and the pending grant");
+    grant_recs_free(l, n);
+    CHECK(grant_list_live_covering(&t, tab, "burger-1", "plan", 5500, &l, &n) == KERR_OK && n == 1 &&
+              !strcmp(l[0].id, "g-2"),
+          "live covering plan at 5500: the expired grant is not live");
+    grant_recs_free(l, n);
+    CHECK(grant_list_live_covering(&t, tab, "burger-1", "wonen", 1500, &l, &n) == KERR_OK && n == 1 &&
+              !strcmp(l[0].id, "g-1"),
+          "live covering wonen: only grants naming the section");
+    grant_recs_free(l, n);
+
+    CHECK(grant_get(&t, tab, "burger-1", "g-2", &r) == KERR_OK && grant_state_at(&r, 1999) == GRANT_PENDING &&
+              grant_state_at(&r, 2000) == GRANT_ACTIVE && grant_state_at(&r, 6000) == GRANT_EXPIRED,
+          "grant_state_at: pending, active from not_before, expired at expires");
+    struct policy_grant pg;
+    grant_policy_view(&r, &pg);
+    CHECK(pg.id == r.id && pg.n_sections == 1 && !strcmp(pg.sections[0], "plan") && pg.created == 800 &&
+              !pg.revoked && pg.expires == 6000,
+          "grant_policy_view borrows the record's fields");
+    grant_rec_free(&r);
+    store_txn_abort(&t);
+}
+
+static void test_wraps_and_revoke(void)
+{
+    unsigned char w[KLUIS_WRAP_BYTES], got[KLUIS_WRAP_BYTES];
+    store_txn t;
+    size_t n = 0;
+
+    store_txn_begin(st, &t, false);
+    for (int e = 1; e <= 3; e++) {
+        memset(w, 'a' + e, sizeof w);
+        CHECK(grant_wrap_put(&t, tab, "burger-1", "g-1", "plan", (uint64_t)e, w) == KERR_OK, "wrap g-1 plan %d", e);
+        memset(w, 'p' + e, sizeof w);
+        CHECK(grant_wrap_put(&t, tab, "burger-1", "g-1", "wonen", (uint64_t)e, w) == KERR_OK, "wrap g-1 wonen %d",
+              e);
+    }
+    memset(w, 'x', sizeof w);
+    CHECK(grant_wrap_put(&t, tab, "burger-1", "g-2", "plan", 1, w) == KERR_OK &&
+              grant_wrap_put(&t, tab, "burger-2", "g-3", "plan", 1, w) == KERR_OK,
+          "wraps of another grant and another citizen");
+    CHECK(store_txn_commit(&t) == KERR_OK, "wraps committed");
+
+    store_txn_begin(st, &t, false);
+    CHECK(grant_wrap_put(&t, tab, "burger-1", "g-1", "plan", 0, w) == KERR_BAD_REQUEST, "epoch 0 is refused");
+    store_txn_abort(&t);
+
+    store_txn_begin(st, &t, true);
+    memset(w, 'a' + 2, sizeof w);
+    CHECK(grant_wrap_get(&t, tab, "burger-1", "g-1", "plan", 2, got) == KERR_OK && !memcmp(got, w, sizeof w),
+          "grant_wrap_get: the wrap of (grant, section, epoch)");
+    CHECK(grant_wrap_get(&t, tab, "burger-1", "g-1", "plan", 4, got) == KERR_NOT_FOUND && t.err == KERR_OK,
+          "grant_wrap_get: an epoch without a wrap is not found");
+    store_txn_abort(&t);
+
+    /* erasure of plan: g-1's three and g-2's one go; wonen and the other citizen stay */
+    store_txn_begin(st, &t, false);
+    CHECK(grant_wraps_delete_section(&t, tab, "burger-1", "plan", &n) == KERR_OK && n == 4,
+          "grant_wraps_delete_section deletes every wrap of the section under every grant (%zu)", n);
+    CHECK(store_txn_commit(&t) == KERR_OK, "erasure committed");
+    store_txn_begin(st, &t, true);
+    CHECK(grant_wrap_get(&t, tab, "burger-1", "g-1", "plan", 1, got) == KERR_NOT_FOUND &&
+              grant_wrap_get(&t, tab, "burger-1", "g-2", "plan", 1, got) == KERR_NOT_FOUND,
+          "after erasure the section's wraps are gone");
+    CHECK(grant_wrap_get(&t, tab, "burger-1", "g-1", "wonen", 3, got) == KERR_OK &&
+              grant_wrap_get(&t, tab, "burger-2", "g-3", "plan", 1, got) == KERR_OK,
+          "erasure leaves other sections and other citizens alone");
+    store_txn_abort(&t);
+
+    /* revoke g-1 */
+    store_txn_begin(st, &t, false);
+    CHECK(grant_revoke(&t, tab, "burger-1", "g-1", 3000, "cmV2b2tl", "cmV2c2ln") == KERR_OK, "grant_revoke");
+    CHECK(store_txn_commit(&t) == KERR_OK, "revoke committed");
+    struct grant_rec r;
+    store_txn_begin(st, &t, true);
+    CHECK(grant_get(&t, tab, "burger-1", "g-1", &r) == KERR_OK && r.revoked && r.revoked_at == 3000 &&
+              !strcmp(r.revoke_statement, "cmV2b2tl") && !strcmp(r.revoke_signature, "cmV2c2ln") &&
+              grant_state_at(&r, 1500) == GRANT_REVOKED && grant_state_at(&r, 9999) == GRANT_REVOKED,
+          "a revoked grant keeps its revoke statement and is revoked at any time");
+    grant_rec_free(&r);
+    CHECK(grant_wrap_get(&t, tab, "burger-1", "g-1", "wonen", 1, got) == KERR_NOT_FOUND,
+          "revocation deletes the grant's wraps");
+    struct grant_rec *l;
+    CHECK(grant_list_live_covering(&t, tab, "burger-1", "wonen", 1500, &l, &n) == KERR_OK && n == 0,
+          "a revoked grant is not live");
+    store_txn_abort(&t);
+
+    store_txn_begin(st, &t, false);
+    CHECK(grant_revoke(&t, tab, "burger-1", "g-1", 3100, "eA", "eQ") == KERR_CONFLICT && t.err == KERR_OK,
+          "revoking twice is 409 conflict, transaction healthy");
+    CHECK(grant_revoke(&t, tab, "burger-1", "g-77", 3100, "eA", "eQ") == KERR_NOT_FOUND && t.err == KERR_OK,
+          "revoking an unknown grant is not found");
+    store_txn_abort(&t);
+}
+
+static void test_requests(void)
+{
+    struct grant_request q1 = {.id = "req-1", .citizen = "burger-1", .requester = "wijk-anna",
+                               .purpose = "ondersteuning", .sections = secs_plan_wonen, .n_sections = 2,
+                               .write = 1, .days = 90, .note = "Graag", .created = 100,
+                               .statement = "c3Q", .signature = "c2ln"};
+    struct grant_request q2 = q1, q3 = q1;
+    q2.id = "req-2";
+    q2.created = 50;
+    q2.note = NULL;
+    q3.id = "req-3";
+    q3.created = 200;
+    store_txn t;
+    store_txn_begin(st, &t, false);
+    CHECK(grant_request_put(&t, tab, &q1) == KERR_OK && grant_request_put(&t, tab, &q2) == KERR_OK &&
+              grant_request_put(&t, tab, &q3) == KERR_OK,
+          "grant_request_put stores three requests");
+    CHECK(grant_request_put(&t, tab, &q1) == KERR_CONFLICT && t.err == KERR_OK,
+          "grant_request_put refuses an existing id");
+    CHECK(store_txn_commit(&t) == KERR_OK, "requests committed");
+
+    struct grant_request *l;
+    size_t n;
+    store_txn_begin(st, &t, true);
+    CHECK(grant_request_list_open(&t, tab, "burger-1", &l, &n) == KERR_OK && n == 3 && !strcmp(l[0].id, "req-2") &&
+              !strcmp(l[1].id, "req-1") && l[1].n_sections == 2 && !strcmp(l[1].note, "Graag") &&
+              l[1].days == 90 && l[1].write && l[1].state == GREQ_OPEN && !strcmp(l[1].requester, "wijk-anna"),
+          "grant_request_list_open: all three open, ordered by created, fields intact");
+    grant_requests_free(l, n);
+    CHECK(grant_request_list_open(&t, tab, "burger-2", &l, &n) == KERR_OK && n == 0,
+          "another citizen has no requests");
+    store_txn_abort(&t);
+
+    store_txn_begin(st, &t, false);
+    CHECK(grant_request_close(&t, tab, "burger-1", "req-1", NULL, 300) == KERR_OK, "decline req-1");
+    CHECK(grant_request_close(&t, tab, "burger-1", "req-2", "g-9", 310) == KERR_OK, "answer req-2 by g-9");
+    CHECK(grant_request_close(&t, tab, "burger-1", "req-1", NULL, 320) == KERR_CONFLICT && t.err == KERR_OK,
+          "a declined request cannot be closed again");
+    CHECK(grant_request_close(&t, tab, "burger-1", "req-2", "g-10", 320) == KERR_CONFLICT,
+          "an answered request cannot be answered again");
+    CHECK(grant_request_close(&t, tab, "burger-1", "req-99", NULL, 320) == KERR_NOT_FOUND && t.err == KERR_OK,
+          "closing an unknown request is not found");
+    CHECK(store_txn_commit(&t) == KERR_OK, "closures committed");
+
+    struct grant_request r;
+    store_txn_begin(st, &t, true);
+    CHECK(grant_request_list_open(&t, tab, "burger-1", &l, &n) == KERR_OK && n == 1 && !strcmp(l[0].id, "req-3"),
+          "only the still-open request is listed");
+    grant_requests_free(l, n);
+    CHECK(grant_request_get(&t, tab, "burger-1", "req-1", &r) == KERR_OK && r.state == GREQ_DECLINED &&
+              r.closed == 300 && r.answered_by == NULL,
+          "req-1 is declined");
+    grant_request_free(&r);
+    CHECK(grant_request_get(&t, tab, "burger-1", "req-2", &r) == KERR_OK && r.state == GREQ_ANSWERED &&
+              !strcmp(r.answered_by, "g-9") && !strcmp(grant_request_state_name(r.state), "answered"),
+          "req-2 is answered by g-9");
+    grant_request_free(&r);
+    store_txn_abort(&t);
+}
+
+static int file_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    rewind(f);
+    char *buf = malloc((size_t)sz);
+    size_t got = fread(buf, 1, (size_t)sz, f);
+    fclose(f);
+    int found = memmem(buf, got, needle, strlen(needle)) != NULL;
+    free(buf);
+    return found;
+}
+
+int main(void)
+{
+    unsigned char key[STORE_KEYBYTES];
+    const char *np[VT_COUNT_];
+    if (sodium_init() < 0)
+        return 2;
+    randombytes_buf(key, sizeof key);
+    strcpy(dir, "/tmp/kluis-grant-XXXXXX");
+    if (!mkdtemp(dir))
+        return 2;
+    for (unsigned i = 0; i < VT_COUNT_; i++) {
+        snprintf(names[i], sizeof names[i], "t%u", i);
+        np[i] = names[i];
+        tab[i] = i;
+    }
+    store_opts o = {.tables = np, .n_tables = VT_COUNT_};
+    CHECK(store_open(&st, dir, key, &o) == KERR_OK, "temporary store opens");
+    if (!st)
+        return TEST_END();
+
+    test_grants();
+    test_wraps_and_revoke();
+    test_requests();
+
+    store_close(st);
+    char db[128];
+    snprintf(db, sizeof db, "%s/data.mdb", dir);
+    CHECK(file_has(db, "burger-1") == 0 && file_has(db, "wijk-anna") == 0 && file_has(db, "ondersteuning") == 0 &&
+              file_has(db, "Graag") == 0 && file_has(db, "req-1") == 0,
+          "data.mdb holds no citizen, grantee, purpose, note or request id in clear");
+    rm_dir(dir);
+    return TEST_END();
+}

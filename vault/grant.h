@@ -1,0 +1,240 @@
+/*
+ * vault/grant.h — the consent data layer: grants, their key wraps, access requests (SPEC §4–6).
+ *
+ * What is stored, all values sealed (vault/store.h), keys per vault/vault.h:
+ *   VT_GRANTS            id-hash(citizen) || id-hash(grant)  → grant record (JSON): the statement
+ *                        and signature exactly as received (b64), the parsed fields, `created`, and
+ *                        once revoked `revoked` with the revoke statement and signature.
+ *   VT_GRANTS_BY_GRANTEE id-hash(grantee) || id-hash(citizen) || id-hash(grant)
+ *                        → {"c": citizen, "g": grant}: the hashes in the key cannot be read back, so
+ *                        the index value names what it points at (sealed like everything else).
+ *   VT_GRANT_WRAPS       id-hash(citizen) || id-hash(grant) || id-hash(section) || be64(epoch)
+ *                        → the 80-byte wrap of that epoch's DEK to the grantee.
+ *   VT_REQUESTS          id-hash(citizen) || id-hash(request) → access request record (JSON).
+ *
+ * Nothing here decides anything: charter rules and the access rule are policy/policy.h's; this
+ * module stores what the handlers decided and reads it back for the next decision. Functions that
+ * take a store_txn follow its first-error rule (vault/store.h): the return value is T's error
+ * after the call, except that "absent" is KERR_NOT_FOUND and leaves T healthy, and the refusals
+ * named per function (KERR_CONFLICT) also leave T healthy, so the caller answers them itself.
+ * Writes are meant to run inside a group-commit apply (vault/groupcommit.h).
+ *
+ * TAB is the vault's table array (v->tab), indexed by enum vault_table; only the four tables above
+ * are used. Records returned own their memory (free with grant_rec_free() / grant_recs_free(),
+ * grant_request_free() / grant_requests_free()); every string of a record is borrowed from it.
+ * Lists come sorted by `created`, then id (bytewise), so answers are deterministic although keys
+ * are hashes. Thread rules: those of the store_txn used.
+ */
+#ifndef KLUIS_GRANT_H
+#define KLUIS_GRANT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/policy.h"
+#include "vault/crypto.h"
+#include "vault/errors.h"
+#include "vault/store.h"
+
+/** Most sections a grant or request names (the statement's own bound). */
+#define GRANT_MAX_SECTIONS 64u
+/** Longest b64 statement kept (KSTMT_MAX_BYTES encoded, with room). */
+#define GRANT_MAX_B64 90000u
+
+/**
+ * A grant. As input to grant_put(), fill every field but obj_ (pointers borrowed from the caller);
+ * request and note may be NULL; revoked fields are ignored (a new grant is never revoked).
+ * As output, everything is borrowed from the record itself.
+ */
+struct grant_rec {
+    const char *id;
+    const char *citizen;
+    const char *grantee;
+    const char *purpose;
+    const char **sections;      /* n_sections section ids                                    */
+    size_t n_sections;
+    int write;                  /* access "write" (else "read")                              */
+    int64_t not_before;
+    int64_t expires;
+    const char *request;        /* the request this grant answers, or NULL                   */
+    const char *note;           /* or NULL                                                    */
+    int64_t created;            /* when the vault accepted it                                 */
+    const char *statement;      /* b64 of S, as received                                      */
+    const char *signature;      /* b64 of the signature, as received                          */
+    int revoked;                /* non-zero once revoked                                      */
+    int64_t revoked_at;
+    const char *revoke_statement; /* b64, NULL unless revoked                                 */
+    const char *revoke_signature;
+    /* private */
+    json_t *obj_;
+    const char **secbuf_;
+};
+
+/** SPEC §6 requests: open until declined or answered by a grant. */
+enum grant_request_state { GREQ_OPEN, GREQ_DECLINED, GREQ_ANSWERED };
+
+/** An access request (a professional asking a citizen). As grant_rec for input and output. */
+struct grant_request {
+    const char *id;
+    const char *citizen;
+    const char *requester;
+    const char *purpose;
+    const char **sections;
+    size_t n_sections;
+    int write;
+    int64_t days;
+    const char *note;           /* or NULL                                                    */
+    int64_t created;
+    const char *statement;
+    const char *signature;
+    enum grant_request_state state; /* input: ignored, a new request is open                  */
+    int64_t closed;             /* when declined or answered; 0 while open                    */
+    const char *answered_by;    /* the grant that answered it, or NULL                        */
+    /* private */
+    json_t *obj_;
+    const char **secbuf_;
+};
+
+/* ---------------------------------------------------------------- grants */
+
+/**
+ * @brief Store the new grant G for G->citizen and index it under G->grantee.
+ * @return KERR_OK; KERR_CONFLICT when the citizen already has a grant with this id (T healthy);
+ *         KERR_BAD_REQUEST for a record that is not storable (no sections, too many, a NULL
+ *         field; T poisoned); or T's error.
+ */
+kerr grant_put(store_txn *t, const store_table *tab, const struct grant_rec *g)
+    __attribute__((warn_unused_result));
+
+/**
+ * @brief Read grant GRANT of CITIZEN.
+ * @param[out] out  filled on KERR_OK (grant_rec_free() it); zeroed otherwise.
+ * @return KERR_OK, KERR_NOT_FOUND (T healthy), or T's error (KERR_INTERNAL: unreadable record).
+ */
+kerr grant_get(store_txn *t, const store_table *tab, const char *citizen, const char *grant,
+               struct grant_rec *out) __attribute__((warn_unused_result));
+
+/**
+ * @brief Revoke grant GRANT of CITIZEN at AT, keeping the revoke statement and signature (b64, as
+ *        received), and delete every wrap of the grant: the vault stops holding keys for it.
+ * @return KERR_OK; KERR_NOT_FOUND (no such grant); KERR_CONFLICT (already revoked); T stays
+ *         healthy for those two; or T's error.
+ */
+kerr grant_revoke(store_txn *t, const store_table *tab, const char *citizen, const char *grant, int64_t at,
+                  const char *revoke_statement, const char *revoke_signature)
+    __attribute__((warn_unused_result));
+
+/**
+ * @brief Every grant of CITIZEN, in any state.
+ * @param[out] out  malloc'd array of *N records (NULL when none); grant_recs_free() it.
+ * @return KERR_OK or T's error (nothing returned then).
+ */
+kerr grant_list_citizen(store_txn *t, const store_table *tab, const char *citizen, struct grant_rec **out,
+                        size_t *n) __attribute__((warn_unused_result));
+
+/**
+ * @brief Every grant to GRANTEE, of every citizen (GET /v1/grants); each record names its citizen.
+ * @return as grant_list_citizen().
+ */
+kerr grant_list_grantee(store_txn *t, const store_table *tab, const char *grantee, struct grant_rec **out,
+                        size_t *n) __attribute__((warn_unused_result));
+
+/**
+ * @brief Every grant to GRANTEE for CITIZEN, in any state: the input of policy_access_decide().
+ * @return as grant_list_citizen().
+ */
+kerr grant_list_for(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
+                    struct grant_rec **out, size_t *n) __attribute__((warn_unused_result));
+
+/**
+ * @brief The grants of CITIZEN that are live at NOW (not revoked, now < expires: active or still
+ *        pending) and name SECTION: rotation must carry a new wrap for each (409 missing_wraps).
+ * @return as grant_list_citizen().
+ */
+kerr grant_list_live_covering(store_txn *t, const store_table *tab, const char *citizen, const char *section,
+                              int64_t now, struct grant_rec **out, size_t *n) __attribute__((warn_unused_result));
+
+/** @brief Non-zero when G names SECTION. */
+int grant_covers(const struct grant_rec *g, const char *section);
+
+/** @brief G as policy/policy.h sees it; OUT borrows from G. */
+void grant_policy_view(const struct grant_rec *g, struct policy_grant *out);
+
+/** @brief G's SPEC §6 state at NOW (policy_grant_state()). */
+enum grant_state grant_state_at(const struct grant_rec *g, int64_t now);
+
+/** @brief Release what G holds and zero it. NULL and zeroed structs are fine. */
+void grant_rec_free(struct grant_rec *g);
+/** @brief grant_rec_free() each of the N records of G, then free(G). NULL is fine. */
+void grant_recs_free(struct grant_rec *g, size_t n);
+
+/* ---------------------------------------------------------------- wraps */
+
+/**
+ * @brief Store WRAP (KLUIS_WRAP_BYTES) of SECTION's epoch EPOCH (>= 1) for grant GRANT of CITIZEN,
+ *        replacing one already there. The grant itself is not checked here.
+ * @return T's error after the call (KERR_BAD_REQUEST, T poisoned, for epoch 0).
+ */
+kerr grant_wrap_put(store_txn *t, const store_table *tab, const char *citizen, const char *grant,
+                    const char *section, uint64_t epoch, const unsigned char wrap[KLUIS_WRAP_BYTES])
+    __attribute__((warn_unused_result));
+
+/**
+ * @brief Read the wrap of (GRANT, SECTION, EPOCH) of CITIZEN into WRAP.
+ * @return KERR_OK, KERR_NOT_FOUND (T healthy), or T's error.
+ */
+kerr grant_wrap_get(store_txn *t, const store_table *tab, const char *citizen, const char *grant,
+                    const char *section, uint64_t epoch, unsigned char wrap[KLUIS_WRAP_BYTES])
+    __attribute__((warn_unused_result));
+
+/**
+ * @brief Delete every wrap of SECTION of CITIZEN, under every grant and epoch (erasure).
+ * @param[out] deleted  how many were deleted; may be NULL.
+ * @return KERR_OK (also when there were none) or T's error.
+ */
+kerr grant_wraps_delete_section(store_txn *t, const store_table *tab, const char *citizen, const char *section,
+                                size_t *deleted) __attribute__((warn_unused_result));
+
+/* ---------------------------------------------------------------- access requests */
+
+/**
+ * @brief Store the new, open request R of R->citizen.
+ * @return KERR_OK; KERR_CONFLICT when the citizen already has a request with this id (T healthy);
+ *         KERR_BAD_REQUEST for an unstorable record (T poisoned); or T's error.
+ */
+kerr grant_request_put(store_txn *t, const store_table *tab, const struct grant_request *r)
+    __attribute__((warn_unused_result));
+
+/**
+ * @brief Read request ID of CITIZEN.
+ * @return KERR_OK, KERR_NOT_FOUND (T healthy), or T's error.
+ */
+kerr grant_request_get(store_txn *t, const store_table *tab, const char *citizen, const char *id,
+                       struct grant_request *out) __attribute__((warn_unused_result));
+
+/**
+ * @brief The open requests of CITIZEN.
+ * @param[out] out  malloc'd array of *N (NULL when none); grant_requests_free() it.
+ * @return KERR_OK or T's error.
+ */
+kerr grant_request_list_open(store_txn *t, const store_table *tab, const char *citizen,
+                             struct grant_request **out, size_t *n) __attribute__((warn_unused_result));
+
+/**
+ * @brief Close open request ID of CITIZEN at AT: declined (GRANT NULL) or answered by GRANT.
+ * @return KERR_OK; KERR_NOT_FOUND; KERR_CONFLICT when it is no longer open (T healthy for both);
+ *         or T's error.
+ */
+kerr grant_request_close(store_txn *t, const store_table *tab, const char *citizen, const char *id,
+                         const char *grant, int64_t at) __attribute__((warn_unused_result));
+
+/** @brief "open", "declined" or "answered". */
+const char *grant_request_state_name(enum grant_request_state s);
+
+/** @brief Release what R holds and zero it. */
+void grant_request_free(struct grant_request *r);
+/** @brief grant_request_free() each of N, then free(R). */
+void grant_requests_free(struct grant_request *r, size_t n);
+
+#endif
