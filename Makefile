@@ -22,6 +22,7 @@ API_SRC    := $(sort $(filter-out api/main.c,$(wildcard api/*.c)))
 CLI_SRC    := $(sort $(filter-out cli/main.c,$(wildcard cli/*.c)))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 APITEST_SRC:= $(sort $(wildcard tests/api/test_*.c))
+CLITEST_SH := $(sort $(wildcard tests/cli/*.sh))
 TESTLIB_SRC:= $(sort $(filter-out $(UNIT_SRC) $(APITEST_SRC),$(wildcard tests/unit/*.c tests/api/*.c)))
 
 B ?= build
@@ -33,6 +34,7 @@ CLI_OBJ  = $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC))
 TLIB_OBJ = $(patsubst %.c,$(B)/obj/%.o,$(TESTLIB_SRC))
 UNIT_BIN = $(patsubst tests/unit/test_%.c,$(B)/tests/test_%,$(UNIT_SRC))
 API_BIN  = $(patsubst tests/api/test_%.c,$(B)/tests/api_%,$(APITEST_SRC))
+CLI_TEST = $(patsubst tests/cli/%.sh,$(B)/tests/cli_%,$(CLITEST_SH))
 
 .PHONY: all asan check test deps run bench fuzz clean web
 all: $(B)/kluisd $(B)/kluis
@@ -61,7 +63,12 @@ $(B)/tests/api_%: $(B)/obj/tests/api/test_%.o $(TLIB_OBJ) $(B)/libkluisapi.a $(B
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_ALL)) -lpthread
 
-tests: $(UNIT_BIN) $(API_BIN) $(B)/kluisd $(B)/kluis
+# End-to-end CLI tests are shell scripts, copied beside the binaries they test (build[/asan]/tests).
+$(B)/tests/cli_%: tests/cli/%.sh
+	@mkdir -p $(dir $@)
+	cp $< $@ && chmod +x $@
+
+tests: $(UNIT_BIN) $(API_BIN) $(CLI_TEST) $(B)/kluisd $(B)/kluis
 
 asan:
 	$(MAKE) B=build/asan CC=clang OPT="$(ASAN)" all tests
@@ -74,8 +81,8 @@ check: deps
 	$(MAKE) all tests
 	$(MAKE) asan
 	@KLUIS_VECTORS=$(SHARED)/vectors tests/run.sh \
-	    $(UNIT_BIN) $(API_BIN) \
-	    $(patsubst build/%,build/asan/%,$(UNIT_BIN) $(API_BIN))
+	    $(UNIT_BIN) $(API_BIN) $(CLI_TEST) \
+	    $(patsubst build/%,build/asan/%,$(UNIT_BIN) $(API_BIN) $(CLI_TEST))
 
 test: check
 

@@ -251,7 +251,8 @@ void cli_print_grants(json_t *ans, int mine)
                cli_jstr(g, "state") ? cli_jstr(g, "state") : "?", mine ? "from" : "to", who ? who : "?",
                cli_jstr(g, "purpose") ? cli_jstr(g, "purpose") : "?", cli_jstr(g, "access") ? cli_jstr(g, "access") : "?",
                join(json_object_get(g, "sections")));
-        printf("  %s .. %s\n", cli_time(cli_jint(g, "not_before")), cli_time(cli_jint(g, "expires")));
+        printf("  %s", cli_time(cli_jint(g, "not_before")));
+        printf(" .. %s\n", cli_time(cli_jint(g, "expires")));
     }
     json_decref(ans);
 }

@@ -211,6 +211,12 @@ void cli_bundle_open_pass(struct kluis_keys *keys, const char *id, const char *p
 const json_t *dir_find(const char *id);
 /** @brief Sign and box key of principal ID from the directory; dies EXIT_CRYPTO when absent/bad. */
 void dir_keys(const char *id, unsigned char sign_pk[32], unsigned char box_pk[32]);
+/**
+ * @brief Pin PK as the KIND key ("sign", "box", "citizen-sign") of ID at this server, trust on
+ *        first use, in $XDG_CONFIG_HOME/kluis (or ~/.config/kluis); dies EXIT_CRYPTO when a key
+ *        pinned earlier differs. Keys the vault hands out cannot be swapped later unnoticed.
+ */
+void cli_pin_key(const char *kind, const char *id, const unsigned char pk[32]);
 /** @brief "display_name (organisation)" or the id, for output. Static buffer. */
 const char *dir_label(const char *id);
 

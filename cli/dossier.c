@@ -32,8 +32,7 @@
 
 /* ---- the citizen's signing key ---------------------------------------------------------------- */
 
-/* Pin PK as CITIZEN's signing key for this server (trust on first use); die 4 when it changed. */
-static void pin_citizen_key(const char *citizen, const unsigned char pk[32])
+void cli_pin_key(const char *kind, const char *citizen, const unsigned char pk[32])
 {
     const char *cfg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
     char dir[2200], path[2400];
@@ -43,22 +42,24 @@ static void pin_citizen_key(const char *citizen, const unsigned char pk[32])
         snprintf(dir, sizeof dir, "%s/.config/kluis", home);
     else
         return;
-    if (!cfg || cfg[0] != '/') {
-        char parent[2200];
-        snprintf(parent, sizeof parent, "%s/.config", home);
-        mkdir(parent, 0700);
-    }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    char parent[2200];
+    snprintf(parent, sizeof parent, "%s", dir);
+    *strrchr(parent, '/') = 0;
+    if ((mkdir(parent, 0700) != 0 && errno != EEXIST) || (mkdir(dir, 0700) != 0 && errno != EEXIST)) {
+        fprintf(stderr, "kluis: warning: cannot create %s: keys are not pinned\n", dir);
         return;
+    }
     unsigned char h[16];
     char hex[33];
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, sizeof h);
-    crypto_generichash_update(&st, (const unsigned char *)cli_g.server, strlen(cli_g.server));
+    /* scoped by the vault's origin, not the URL: the same vault behind another address is the same */
+    const char *origin = cli_vault()->origin;
+    crypto_generichash_update(&st, (const unsigned char *)origin, strlen(origin));
     crypto_generichash_update(&st, (const unsigned char *)"\n", 1);
     crypto_generichash_update(&st, (const unsigned char *)citizen, strlen(citizen));
     crypto_generichash_final(&st, h, sizeof h);
-    snprintf(path, sizeof path, "%s/citizen-%s.pin", dir, hex_encode(hex, h, sizeof h));
+    snprintf(path, sizeof path, "%s/%s-%s.pin", dir, kind, hex_encode(hex, h, sizeof h));
     char *want = b64_encode(pk, 32);
     if (!want)
         cli_die(EXIT_CRYPTO, "out of memory");
@@ -71,9 +72,9 @@ static void pin_citizen_key(const char *citizen, const unsigned char pk[32])
             buf[n - 1] = 0;
         if (n <= 0 || strcmp(buf, want) != 0)
             cli_die(EXIT_CRYPTO,
-                    "the vault now gives another signing key for citizen %s than it did before (pinned in %s): "
+                    "the vault now gives another %s key for %s than it did before (pinned in %s): "
                     "refusing to trust it",
-                    citizen, path);
+                    kind, citizen, path);
     } else {
         char line[128];
         int len = snprintf(line, sizeof line, "%s\n", want);
@@ -96,7 +97,7 @@ static void citizen_sign_pk(struct dossier *d)
                 d->citizen);
     if (b64_decode_exact(d->citizen_sign_pk, 32, s) != 0)
         cli_die(EXIT_CRYPTO, "the citizen's signing key in the dossier answer is malformed");
-    pin_citizen_key(d->citizen, d->citizen_sign_pk);
+    cli_pin_key("citizen-sign", d->citizen, d->citizen_sign_pk);
 }
 
 /* ---- loading ---------------------------------------------------------------------------------- */
@@ -240,7 +241,7 @@ json_t *dossier_open_entry(const struct dossier *d, const char *section, const j
         if (!who)
             cli_die(EXIT_CRYPTO, "section %s entry %s: its author %s is not in the vault's directory", section, st.id,
                     st.signer);
-        cli_jb64(pk, 32, who, "sign_pk", "directory entry");
+        dir_keys(st.signer, pk, NULL);
     }
     if (kstmt_check_signature(&st, pk, &err) != 0)
         cli_fail(EXIT_CRYPTO, "bad_signature", "section %s entry %s: the signature of %s does not verify", section,

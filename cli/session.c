@@ -451,12 +451,20 @@ int64_t cli_session_expires(void)
 void cli_logout(void)
 {
     cli_id();
-    if ((me.token && me.token[0]) || cache_load() == 0) {
-        struct http_resp resp;
-        http_request(&resp, "DELETE", "/v1/auth/session", NULL, 0, me.token);
-        http_resp_free(&resp);
+    if (!(me.token && me.token[0]) && cache_load() != 0) {
+        session_forget();
+        return;
     }
+    /* forget it here first: the token is gone locally even when the vault cannot be reached */
+    char *tok = secret_new(TOKEN_MAX + 1);
+    if (!tok)
+        cli_die(EXIT_CRYPTO, "out of secure memory");
+    memcpy(tok, me.token, TOKEN_MAX + 1);
     session_forget();
+    struct http_resp resp;
+    http_request(&resp, "DELETE", "/v1/auth/session", NULL, 0, tok);
+    http_resp_free(&resp);
+    secret_free(tok);
 }
 
 /* ---- directory -------------------------------------------------------------------------------- */
@@ -488,10 +496,14 @@ void dir_keys(const char *id, unsigned char sign_pk[32], unsigned char box_pk[32
     const json_t *p = dir_find(id);
     if (!p)
         cli_die(EXIT_CRYPTO, "'%s' is not in the vault's directory: no key to check against", id);
-    if (sign_pk)
+    if (sign_pk) {
         cli_jb64(sign_pk, 32, p, "sign_pk", "directory entry");
-    if (box_pk)
+        cli_pin_key("sign", id, sign_pk);
+    }
+    if (box_pk) {
         cli_jb64(box_pk, 32, p, "box_pk", "directory entry");
+        cli_pin_key("box", id, box_pk);
+    }
 }
 
 const char *dir_label(const char *id)

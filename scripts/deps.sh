@@ -3,7 +3,7 @@
 # the npm registry). As root it installs; otherwise it prints the exact command and stops.
 set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev libsodium-dev liblmdb-dev lmdb-utils \
-libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev curl ca-certificates"
+libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev curl ca-certificates jq python3"
 [ -n "$KLUIS_EXTRA_PKGS" ] && PKGS="$PKGS $KLUIS_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do

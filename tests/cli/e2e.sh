@@ -211,6 +211,9 @@ if command -v python3 >/dev/null && [ -f "$PROXY" ]; then
   echo swapwrap > mode
   run 4 "key that does not match its commitment" -- --server "$P" --key jan.key read jan-jansen
   check "names the commitment" 'grep -q "commitment" err'
+  echo citizenkey > mode
+  run 4 "another signing key for the citizen than the pinned one" -- --server "$P" --key anna.key read jan-jansen
+  check "names the pin" 'grep -q "pinned" err'
   echo journal > mode
   run 4 "altered journal event" -- --server "$P" --key jan.key journal --verify
   : > mode

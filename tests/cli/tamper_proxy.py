@@ -11,6 +11,7 @@ Modes (first line of MODE_FILE; anything else forwards unchanged):
   swapwrap    the key wraps of the first two sections of a dossier are swapped (each opens, but
               neither matches its section's signed commitment)
   journal     the first journal event's raw bytes change (the chain no longer reaches the head)
+  citizenkey  the dossier names another signing key for the citizen than the one pinned earlier
 """
 import base64
 import http.client
@@ -58,6 +59,8 @@ def tamper(path, body, m):
         a, b = j["sections"][0]["epochs"][0], j["sections"][1]["epochs"][0]
         if "wrap" in a and "wrap" in b:
             a["wrap"], b["wrap"] = b["wrap"], a["wrap"]
+    elif m == "citizenkey" and path.endswith("/dossier") and "sign_pk" in j:
+        j["sign_pk"] = b64e(bytes(31) + b"\x01")
     elif m == "journal" and "/journal" in path and j.get("events"):
         raw = b64d(j["events"][0]["raw"]).replace(b'"allowed"', b'"denied:x"', 1)
         if raw == b64d(j["events"][0]["raw"]):
