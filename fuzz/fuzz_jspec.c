@@ -1,10 +1,10 @@
 /*
  * fuzz/fuzz_jspec.c — request JSON: jspec_parse() and jspec_extract() (vault/jspec.h).
  *
- * Input: the raw request body. It is parsed once, then checked against representative field
- * tables — the enrollment body of POST /v1/citizens/{c}/enroll with its per-section items, the
- * grant body of POST /v1/citizens/{c}/grants with its wraps, and one table using every jspec type
- * — first with typed outputs, then validation-only (every out NULL). Oracles: a parsed document
+ * Input: the raw request body. It is parsed once, then checked against field tables — copies of
+ * the enrollment body of POST /v1/citizens/{c}/enroll with its per-section items (api/citizens.c),
+ * the grant body of POST /v1/citizens/{c}/grants with its wraps (api/grants.c), and one table
+ * using every jspec type — first with typed outputs, then validation-only (every out NULL). Oracles: a parsed document
  * re-serialises and re-parses to an equal one; a successful extract means every key is in the
  * table, every required field is there, and every output is within the table's bounds; a failed
  * extract leaves no JS_B64_VAR output allocated; the validation-only run agrees with the typed one.
@@ -42,8 +42,8 @@ static const struct table enroll = {
         {.name = "sign_pk", .type = JS_B64, .len = 32},
         {.name = "box_pk", .type = JS_B64, .len = 32},
         {.name = "salt", .type = JS_B64, .len = 16},
-        {.name = "opslimit", .type = JS_INT, .min = 2, .max = 16},
-        {.name = "memlimit", .type = JS_INT, .min = 67108864, .max = 1073741824},
+        {.name = "opslimit", .type = JS_INT, .min = 1, .max = INT64_MAX},
+        {.name = "memlimit", .type = JS_INT, .min = 1, .max = INT64_MAX},
         {.name = "bundle", .type = JS_B64, .len = 104},
         {.name = "auth_hash", .type = JS_B64, .len = 32},
         {.name = "sections", .type = JS_ARRAY, .max = 32},
@@ -56,8 +56,8 @@ static const struct table enroll_section = {
     {
         {.name = "section", .type = JS_ID},
         {.name = "epoch", .type = JS_INT, .min = 1, .max = 1},
-        {.name = "statement", .type = JS_STRING, .len = 87384},
-        {.name = "signature", .type = JS_STRING, .len = 86},
+        {.name = "statement", .type = JS_STRING, .len = 65536 / 3 * 4 + 4},
+        {.name = "signature", .type = JS_STRING, .len = 128},
         {.name = "self_wrap", .type = JS_B64, .len = 80},
         {.name = "escrow_wrap", .type = JS_B64, .len = 128},
     },
@@ -67,9 +67,9 @@ static const struct table enroll_section = {
 static const struct table grant = {
     "grant",
     {
-        {.name = "statement", .type = JS_STRING, .len = 87384},
-        {.name = "signature", .type = JS_STRING, .len = 86},
-        {.name = "wraps", .type = JS_ARRAY, .max = 256},
+        {.name = "statement", .type = JS_STRING, .len = 90000},
+        {.name = "signature", .type = JS_STRING, .len = 128},
+        {.name = "wraps", .type = JS_ARRAY, .max = 1024},
     },
     3,
 };
@@ -78,7 +78,7 @@ static const struct table grant_wrap = {
     "grant.wraps[]",
     {
         {.name = "section", .type = JS_ID},
-        {.name = "epoch", .type = JS_INT, .min = 1, .max = 4294967295LL},
+        {.name = "epoch", .type = JS_INT, .min = 1, .max = INT64_MAX},
         {.name = "wrap", .type = JS_B64, .len = 80},
     },
     3,

@@ -21,8 +21,14 @@ static int dec(unsigned char *out, size_t out_max, size_t *out_len, const char *
 {
     const char *end = NULL;
     size_t n = 0;
-    if (!in || memchr(in, '\0', in_len))
+    if (!in)
         return -1;
+    /* libsodium 1.0.18 reads each character as a signed char and decodes every byte >= 0x80 as
+     * '_' or '/' (found by fuzz/fuzz_jspec): refuse them here, with NUL, so one value has one
+     * spelling. */
+    for (size_t i = 0; i < in_len; i++)
+        if (in[i] == '\0' || (unsigned char)in[i] >= 0x80)
+            return -1;
     if (sodium_base642bin(out, out_max, in, in_len, NULL, &n, &end, variant) != 0)
         return -1;
     if (end != in + in_len)

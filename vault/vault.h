@@ -41,7 +41,7 @@ enum vault_table {
     VT_CITIZENS,       /* citizen record by id-hash: enrollment, keys, bundle, lockout        */
     VT_SECTIONS,       /* id-hash(citizen) || id-hash(section) → section state              */
     VT_EPOCHS,         /* id-hash(citizen) || id-hash(section) || be64(epoch) → epoch record */
-    VT_ENTRIES,        /* id-hash(citizen) || id-hash(section) || be64(seq) → entry          */
+    VT_ENTRIES,        /* 'E' || id-hash(c) || id-hash(s) || be64(seq) → entry; 'I' ... id index */
     VT_GRANTS,         /* id-hash(citizen) || id-hash(grant) → grant record                  */
     VT_GRANTS_BY_GRANTEE, /* id-hash(grantee) || id-hash(citizen) || id-hash(grant) → {c, g} */
     VT_GRANT_WRAPS,    /* id-hash(citizen) || id-hash(grant) || id-hash(section) || be64(epoch) */

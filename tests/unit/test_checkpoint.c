@@ -166,6 +166,9 @@ static void test_strict_format(void)
         {"testdam.example/kluis \n3\njut9cCJq/n0XodnY4xipMagIumW49KYCmPpDryFQMv4=\n", "origin with a trailing space"},
         {"testdam.example/kluis\r\n3\r\njut9cCJq/n0XodnY4xipMagIumW49KYCmPpDryFQMv4=\r\n", "CRLF line ends"},
         {"testdam.example/kluis\n3\n\tjut9cCJq/n0XodnY4xipMagIumW49KYCmPpDryFQMv4=\n", "a control character"},
+        /* Regression (fuzz/fuzz_checkpoint): libsodium 1.0.18 decodes any byte >= 0x80 as '/', so a root
+         * spelt with a UTF-8 character in place of two base64 characters was accepted. */
+        {"testdam.example/kluis\n3\njut9cCJ\xc2\xbfn0XodnY4xipMagIumW49KYCmPpDryFQMv4=\n", "root with a non-ASCII character"},
     };
     int ok = 1;
     for (size_t i = 0; i < sizeof bad_bodies / sizeof bad_bodies[0]; i++) {

@@ -294,7 +294,11 @@ function renderChrome(current) {
   nav.setAttribute('aria-label', t('nav.label'));
   const items = app.s ? ['dossier', 'access', 'give', 'requests', 'journal', 'data', 'charter'] : ['login', 'enrol', 'charter'];
   nav.append(h('ul', { class: 'kluis-nav-list' }, items.map((n) =>
-    h('li', { class: 'kluis-nav-item' }, h('a', { class: 'utrecht-link kluis-nav-link', href: `#/${n}`, 'aria-current': n === current ? 'page' : undefined }, t(`nav.${n}`))))));
+    h('li', { class: 'kluis-nav-item' }, h('a', {
+      class: 'utrecht-link kluis-nav-link', href: `#/${n}`, 'aria-current': n === current ? 'page' : undefined,
+      // The current screen's link reloads its data (no hashchange fires for the same hash).
+      onclick: (ev) => { if (location.hash === `#/${n}`) { ev.preventDefault(); render(true); } },
+    }, t(`nav.${n}`))))));
 }
 
 let renderSeq = 0;
@@ -582,7 +586,7 @@ function grantCard(g) {
   const p = app.s.dir.get(g.grantee);
   const hid = nextId('g');
   const card = h('article', { class: `kluis-card kluis-grant kluis-grant--${g.state}`, 'aria-labelledby': hid, dataset: { grant: g.id } },
-    h('div', { class: 'kluis-card-head' }, heading(3, p ? p.display_name : g.grantee, { id: hid }), badge(g.state)),
+    h('div', { class: 'kluis-card-head' }, heading(2, p ? p.display_name : g.grantee, { id: hid }), badge(g.state)),
     p && p.organisation ? para(p.organisation, { class: 'utrecht-paragraph kluis-org' }) : null,
     dataList([
       [t('access.purpose'), purposeTitle(g.purpose)],
@@ -774,7 +778,7 @@ async function screenRequests(body, live) {
   for (const r of reqs) {
     const hid = nextId('rq');
     const card = h('article', { class: 'kluis-card kluis-request', 'aria-labelledby': hid, dataset: { request: r.id } },
-      heading(3, t('req.from', { who: personName(r.from) }), { id: hid }),
+      heading(2, t('req.from', { who: personName(r.from) }), { id: hid }),
       dataList([
         [t('access.purpose'), purposeTitle(r.purpose)],
         [t('access.sections'), listJoin((r.sections || []).map(sectionTitle))],
