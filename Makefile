@@ -90,6 +90,11 @@ run: deps
 	$(MAKE) all
 	@scripts/demo.sh
 
+# libFuzzer targets (fuzz/): each runs FUZZ_SECONDS on a copy of its committed seed corpus.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	$(MAKE) -C fuzz run SECONDS=$(FUZZ_SECONDS)
+
 clean:
 	rm -rf build kluisd kluis
 
