@@ -39,6 +39,13 @@ CLI_TEST = $(patsubst tests/cli/%.sh,$(B)/tests/cli_%,$(CLITEST_SH))
 .PHONY: all asan check test deps run bench fuzz clean web
 all: $(B)/kluisd $(B)/kluis
 	@ln -sf $(B)/kluisd kluisd; ln -sf $(B)/kluis kluis
+	@if [ -d web/node_modules ]; then sh web/build.sh; fi
+
+# The citizen web page: npm packages from the committed lockfile, built into web/dist.
+web: deps
+	@if [ ! -d web/node_modules/libsodium-wrappers-sumo ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
+	    cd web && npm ci --no-audit --no-fund --loglevel=error; fi
+	sh web/build.sh
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -78,15 +85,17 @@ deps:
 
 # Runs every test of the normal and the sanitizer build, then one tally line.
 check: deps
+	$(MAKE) web
 	$(MAKE) all tests
 	$(MAKE) asan
 	@KLUIS_VECTORS=$(SHARED)/vectors tests/run.sh \
-	    $(UNIT_BIN) $(API_BIN) $(CLI_TEST) \
+	    $(UNIT_BIN) $(API_BIN) $(CLI_TEST) web/test.sh \
 	    $(patsubst build/%,build/asan/%,$(UNIT_BIN) $(API_BIN) $(CLI_TEST))
 
 test: check
 
 run: deps
+	$(MAKE) web
 	$(MAKE) all
 	@scripts/demo.sh
 
@@ -96,6 +105,6 @@ fuzz: deps
 	$(MAKE) -C fuzz run SECONDS=$(FUZZ_SECONDS)
 
 clean:
-	rm -rf build kluisd kluis
+	rm -rf build kluisd kluis web/dist web/test-output
 
 -include $(shell find build -name '*.d' 2>/dev/null)

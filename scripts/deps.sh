@@ -4,6 +4,7 @@
 set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev libsodium-dev liblmdb-dev lmdb-utils \
 libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev curl ca-certificates jq python3"
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 [ -n "$KLUIS_EXTRA_PKGS" ] && PKGS="$PKGS $KLUIS_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do

@@ -477,8 +477,11 @@ function screenCharter(body) {
 // ---- screen: dossier ---------------------------------------------------------------------------
 
 async function loadDossier() {
-  app.dossier = await guarded(() => V.loadDossier(app.s));
-  return app.dossier;
+  const d = await guarded(() => V.loadDossier(app.s));
+  const order = new Map((app.charter.sections || []).map((s, i) => [s.id, i]));
+  d.sections.sort((a, b) => (order.get(a.section) ?? 99) - (order.get(b.section) ?? 99));
+  app.dossier = d;
+  return d;
 }
 
 async function screenDossier(body, live) {
@@ -642,7 +645,7 @@ async function screenGive(body, live) {
   const pre = app.pendingGrant;
   app.pendingGrant = null;
   if (!app.s.dir.size) await guarded(() => V.loadDirectory(app.s));
-  if (!app.dossier) await loadDossier();
+  await loadDossier(); // fresh: a grant must wrap every epoch, including ones made by a rotation
   if (!live()) return;
   const roles = app.charter.grant_roles || ['professional'];
   const people = [...app.s.dir.values()].filter((p) => roles.includes(p.role) && p.active !== false)
@@ -751,7 +754,8 @@ async function screenGive(body, live) {
       sign.disabled = true; back.disabled = true;
       const stop = busy(smsg, t('give.busy', { who: person.display_name }));
       try {
-        await guarded(() => V.createGrant(app.s, app.dossier, { grantee, sections, access, purpose: p.id, days: n, request: pre ? pre.request : undefined }));
+        const fresh = await loadDossier();
+        await guarded(() => V.createGrant(app.s, fresh, { grantee, sections, access, purpose: p.id, days: n, request: pre ? pre.request : undefined }));
         stop();
         app.flash = { kind: 'ok', text: t('give.done', { who: person.display_name }) };
         go('access');
@@ -830,12 +834,13 @@ function checkAgainstLast(j) {
   return problem;
 }
 
-function basisText(ev) {
+function basisText(ev, grants) {
   const b = ev.basis;
   if (!b) return t('basis.none');
   if (b === 'own') return t('basis.own');
   if (typeof b === 'string' && b.startsWith('override:')) return t('basis.override');
-  return t('basis.grant', { purpose: ev.purpose ? purposeTitle(ev.purpose) : b });
+  const g = grants && grants.get(b);
+  return t('basis.grant', { purpose: g ? purposeTitle(g.purpose) : b });
 }
 
 function actionText(a) {
@@ -849,50 +854,101 @@ function actionText(a) {
 }
 
 function isOverride(ev) {
-  return String(ev.action || '').startsWith('override') || String(ev.basis || '').startsWith('override:');
+  return String(ev.basis || '').startsWith('override:');
 }
 
-function overrideNotice(ev) {
-  const who = ev.beneficiary ? personName(ev.beneficiary) : ev.actor ? personName(ev.actor) : '—';
-  const secs = Array.isArray(ev.sections) ? (ev.sections.includes('*') ? t('override.all') : listJoin(ev.sections.map(sectionTitle))) : ev.section ? sectionTitle(ev.section) : null;
-  const from = ev.activated || ev.time;
-  return h('section', { class: 'kluis-override', 'aria-labelledby': `ov-${ev.seq}` },
-    alertBox('warning',
-      heading(2, t('override.title'), { id: `ov-${ev.seq}` }),
-      para(t('override.text', { who })),
-      dataList([
-        ev.ground ? [t('override.ground'), groundTitle(ev.ground)] : null,
-        ev.justification ? [t('override.justification'), ev.justification] : null,
-        [t('override.period'), ev.expires ? t('access.period.value', { from: fmtDate(from, true), until: fmtDate(ev.expires, true) }) : fmtDate(from, true)],
-        secs ? [t('override.sections'), secs] : null,
-      ])));
+/**
+ * One notice per emergency override, from its journal events (basis "override:<id>"): who asked
+ * (the mayor), for whom (the professional who read under it), when, which parts, whether it ended;
+ * the ground and justification when the vault's events carry them.
+ */
+function overrideNotices(events) {
+  const by = new Map();
+  for (const ev of events) {
+    const b = String(ev.basis || '');
+    const id = ev.override || (b.startsWith('override:') ? b.slice(9) : null);
+    if (!id) continue;
+    const o = by.get(id) || { id, events: [], readers: new Set(), sections: new Set() };
+    o.events.push(ev);
+    const a = String(ev.action || '');
+    if (/activated/.test(a)) { o.activated = ev.time; o.mayor = ev.actor; }
+    if (/closed|expired/.test(a)) o.closed = ev.time;
+    if (a === 'read' || a === 'write') { o.readers.add(ev.actor); if (ev.section) o.sections.add(ev.section); }
+    for (const k of ['ground', 'justification', 'beneficiary', 'expires']) if (ev[k]) o[k] = ev[k];
+    if (Array.isArray(ev.sections)) ev.sections.forEach((x) => o.sections.add(x));
+    by.set(id, o);
+  }
+  return [...by.values()].reverse().map((o) => {
+    const who = o.beneficiary ? personName(o.beneficiary) : o.readers.size ? listJoin([...o.readers].map(personName)) : '—';
+    const from = o.activated || o.events[0].time;
+    const until = o.closed || o.expires;
+    const secs = o.sections.has('*') ? t('override.all') : o.sections.size ? listJoin([...o.sections].map(sectionTitle)) : null;
+    const hid = `ov-${o.id}`;
+    return h('section', { class: 'kluis-override', 'aria-labelledby': hid, dataset: { override: o.id } },
+      alertBox('warning',
+        heading(2, t('override.title'), { id: hid }),
+        para(who === '—' ? t('override.text.nobody') : t('override.text', { who })),
+        dataList([
+          o.ground ? [t('override.ground'), groundTitle(o.ground)] : null,
+          o.justification ? [t('override.justification'), o.justification] : null,
+          [t('override.period'), until ? t('access.period.value', { from: fmtDate(from, true), until: fmtDate(until, true) }) : fmtDate(from, true)],
+          o.mayor ? [t('override.by'), personName(o.mayor)] : null,
+          secs ? [t('override.sections'), secs] : null,
+        ])));
+  });
 }
 
 async function screenJournal(body, live) {
   body.append(para(t('journal.intro')));
   const stop = busy(body, t('loading'));
   let j;
-  try { j = await guarded(() => V.loadJournal(app.s)); } finally { stop(); }
+  let grants = new Map();
+  try {
+    j = await guarded(() => V.loadJournal(app.s));
+    await V.loadDirectory(app.s).catch(() => {}); // names of principals registered since login
+    grants = new Map((await guarded(() => V.loadGrants(app.s)).catch(() => [])).map((g) => [g.id, g]));
+  } finally { stop(); }
   if (!live()) return;
   const problem = checkAgainstLast(j);
   if (!j.ok) body.append(alertBox('error', t('journal.bad')));
   else if (problem) body.append(alertBox('error', problem));
   else body.append(alertBox('ok', t('journal.ok', { n: j.events.length })));
-  const overrides = j.events.filter((e) => String(e.action || '').startsWith('override') && (e.justification || e.ground));
-  for (const ev of overrides) body.append(overrideNotice(ev));
+  // Emergency access: every override event (activation, escrow release, close) is a notice at the
+  // top, newest first, with whatever the vault tells about it (ground, justification, period).
+  for (const n of overrideNotices(j.events)) body.append(n);
   if (!j.events.length) { body.append(para(t('journal.none'))); return; }
-  const rows = j.events.slice().reverse().map((ev) => {
-    const denied = typeof ev.result === 'string' && ev.result.startsWith('denied');
-    return h('li', { class: `kluis-event${denied ? ' kluis-event--denied' : ''}${isOverride(ev) ? ' kluis-event--override' : ''}`, dataset: { seq: ev.seq } },
-      h('p', { class: 'utrecht-paragraph kluis-event-when' }, h('time', { datetime: new Date((ev.time || 0) * 1000).toISOString() }, fmtDate(ev.time || 0, true))),
-      dataList([
-        [t('journal.who'), ev.actor ? personName(ev.actor) : '—'],
-        [t('journal.what'), `${actionText(ev.action)}${ev.section ? ` — ${sectionTitle(ev.section)}` : ''}`],
-        [t('journal.basis'), basisText(ev)],
-        [t('journal.result'), denied ? t('journal.denied', { why: ev.result.slice(7) }) : t('journal.allowed')],
-      ]));
-  });
-  body.append(h('ol', { class: 'kluis-timeline', 'aria-label': t('journal.title') }, rows));
+  // Others' actions first and foremost; the citizen's own (every dossier view is journaled too)
+  // only when asked for.
+  const own = checkbox(t('journal.own'));
+  const list = h('ol', { class: 'kluis-timeline', 'aria-label': t('journal.title') });
+  const fill = () => {
+    clear(list);
+    const shown = j.events.slice().reverse().filter((ev) => own.input.checked || ev.actor !== app.s.id || isOverride(ev));
+    if (!shown.length) list.append(h('li', { class: 'kluis-event' }, para(t('journal.none.others'))));
+    for (const ev of shown) list.append(eventItem(ev, grants));
+  };
+  own.input.addEventListener('change', fill);
+  fill();
+  body.append(own.el, list);
+}
+
+function refusalText(code) {
+  const k = `refusal.${code}`;
+  const s = t(k);
+  return s === k ? code : s;
+}
+
+function eventItem(ev, grants) {
+  const denied = typeof ev.result === 'string' && ev.result.startsWith('denied');
+  const who = ev.actor ? personName(ev.actor) : '—';
+  const what = `${actionText(ev.action)}${ev.section ? ` — ${sectionTitle(ev.section)}` : ''}`;
+  return h('li', { class: `kluis-event${denied ? ' kluis-event--denied' : ''}${isOverride(ev) ? ' kluis-event--override' : ''}`, dataset: { seq: ev.seq } },
+    h('p', { class: 'utrecht-paragraph kluis-event-line' },
+      h('time', { datetime: new Date((ev.time || 0) * 1000).toISOString() }, fmtDate(ev.time || 0, true)), ' ',
+      h('strong', {}, who), ': ', what),
+    h('p', { class: 'utrecht-paragraph kluis-event-meta' },
+      `${t('journal.basis')}: ${basisText(ev, grants)} · `,
+      h('span', { class: denied ? 'kluis-denied' : 'kluis-allowed' }, denied ? t('journal.denied', { why: refusalText(ev.result.slice(7)) }) : t('journal.allowed'))));
 }
 
 /** SPEC §7.5: after an override, rotate the keys of the sections it opened (once the override ended). */
@@ -903,9 +959,11 @@ async function rotateAfterOverrides() {
   const nowS = Date.now() / 1000;
   for (const ev of j.events) {
     const id = ev.override || (String(ev.basis || '').startsWith('override:') ? ev.basis.slice(9) : null);
-    if (!id || !String(ev.action || '').startsWith('override')) continue;
+    if (!id) continue;
     const o = opened.get(id) || { sections: new Set(), ended: false, expires: 0 };
     for (const s of ev.sections || (ev.section ? [ev.section] : [])) o.sections.add(s);
+    // An override event that names no section opened them all.
+    if (String(ev.action || '').startsWith('override') && !ev.sections && !ev.section && !ev.items) o.sections.add('*');
     if (Array.isArray(ev.items)) for (const it of ev.items) o.sections.add(it.section);
     if (ev.expires) o.expires = ev.expires;
     if (/closed|expired/.test(ev.action)) o.ended = true;
@@ -953,9 +1011,9 @@ function printable(data) {
   const meta = doc.createElement('meta');
   meta.setAttribute('charset', 'utf-8');
   doc.head.prepend(meta);
-  const style = doc.createElement('style');
-  style.textContent = 'body{font-family:"Noto Sans",Arial,sans-serif;max-width:48rem;margin:2rem auto;line-height:1.5;color:#111}h1,h2,h3{line-height:1.2}article{border-top:1px solid #999;padding:.5rem 0}.meta{color:#444;font-size:.9rem}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.25rem .5rem;text-align:left}@media print{a{color:inherit}}';
-  doc.head.append(style);
+  // The style sheet is a constant added to the serialised text below: building a <style> inside
+  // this page would be inline style, which the page's own CSP refuses.
+  const css = 'body{font-family:"Noto Sans",Arial,sans-serif;max-width:48rem;margin:2rem auto;line-height:1.5;color:#111}h1,h2,h3{line-height:1.2}article{border-top:1px solid #999;padding:.5rem 0}.meta{color:#444;font-size:.9rem}.body{white-space:pre-wrap}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.25rem .5rem;text-align:left}';
   const el = (tag, text, parent = doc.body) => { const e = doc.createElement(tag); if (text !== undefined) e.textContent = text; parent.append(e); return e; };
   el('h1', t('print.title'));
   el('p', t('print.made', { date: fmtDate(data.exported, true), id: data.citizen }));
@@ -967,7 +1025,7 @@ function printable(data) {
       el('h3', e.title || '—', a);
       el('p', `${t('dossier.by', { who: e.author_name })} · ${fmtDate(e.time, true)}${e.verified ? ` · ${t('dossier.verified')}` : ''}`, a).className = 'meta';
       if (e.kind === 'document') el('p', `${e.name || 'document'} (${e.mime || ''})`, a);
-      if (e.body) el('p', e.body, a).style.whiteSpace = 'pre-wrap';
+      if (e.body) el('p', e.body, a).className = 'body';
     }
   }
   el('h2', t('access.title'));
@@ -987,7 +1045,8 @@ function printable(data) {
     const ol = el('ol');
     for (const ev of data.journal.events) el('li', `${fmtDate(ev.time || 0, true)} — ${ev.actor ? personName(ev.actor) : '—'}: ${actionText(ev.action)}${ev.section ? ` (${sectionTitle(ev.section)})` : ''} — ${typeof ev.result === 'string' && ev.result.startsWith('denied') ? t('journal.denied', { why: ev.result.slice(7) }) : t('journal.allowed')}`, ol);
   }
-  return `<!doctype html>\n${doc.documentElement.outerHTML}\n`;
+  const text = doc.documentElement.outerHTML.replace('</head>', `<style>${css}</style></head>`);
+  return `<!doctype html>\n${text}\n`;
 }
 
 async function screenData(body) {

@@ -129,6 +129,7 @@ export async function loadDirectory(s) {
 function signPkOf(s, signer, citizen, citizenSignPk) {
   if (signer === s.id) return s.keys.signPk;
   if (signer === citizen && citizenSignPk) return citizenSignPk;
+  if (signer === citizen && s.citizenKeys && s.citizenKeys.get(citizen)) return s.citizenKeys.get(citizen);
   const p = s.dir.get(signer);
   return p ? kc.unb64(p.sign_pk, 32) : null;
 }
@@ -144,7 +145,17 @@ const dekKey = (section, epoch) => `${section}#${epoch}`;
  */
 export async function loadDossier(s, citizen = s.id, citizenSignPk = null) {
   const r = await api.get(`/citizens/${enc(citizen)}/dossier`, s.token);
-  const cpk = citizen === s.id ? s.keys.signPk : citizenSignPk;
+  // A grantee learns the citizen's signing key from the dossier (kluisd adds "sign_pk") and pins
+  // it for the session: a later answer with another key is refused.
+  let cpk = citizen === s.id ? s.keys.signPk : citizenSignPk;
+  if (!cpk && typeof r.sign_pk === 'string') {
+    const served = kc.unb64(r.sign_pk, 32);
+    s.citizenKeys = s.citizenKeys || new Map();
+    const pinned = s.citizenKeys.get(citizen);
+    if (pinned && !kc.equal(pinned, served)) throw new Error('the citizen\'s signing key changed');
+    s.citizenKeys.set(citizen, served);
+    cpk = served;
+  }
   const sections = [];
   for (const sec of list(r, 'sections')) {
     const out = { section: sec.section, current_epoch: sec.current_epoch, entries: sec.entries, epochs: [], commits: new Map(), problems: [] };
