@@ -17,29 +17,31 @@
 #include "api/commit.h"
 #include "vault/citizen.h"
 #include "vault/grant.h"
+#include "vault/override.h"
 
 /*
- * Hook for issue 5: the overrides of CITIZEN whose beneficiary is caller C, as policy sees them.
- * Until overrides exist there are none; when they do, fill *OUT (malloc'd, freed by
- * free_overrides()) from VT_OVERRIDES in the same transaction T, so grants and overrides are
- * decided on one snapshot.
+ * The overrides of CITIZEN whose beneficiary is caller C, as policy sees them, read from
+ * VT_OVERRIDES in the same transaction T, so grants and overrides are decided on one snapshot.
+ * Only professionals can be beneficiaries. An override found active in the store but past its
+ * expiry counts as closed here at once, and the sweeper is asked to close it (SPEC §7 step 5).
  */
-static kerr load_overrides(vault *v, store_txn *t, const struct caller *c, const char *citizen,
+static kerr load_overrides(vault *v, store_txn *t, const struct caller *c, const char *citizen, int64_t now,
                            struct policy_override **out, size_t *n)
 {
-    (void)v;
-    (void)t;
-    (void)c;
-    (void)citizen;
+    int unswept = 0;
     *out = NULL;
     *n = 0;
-    return KERR_OK;
+    if (c->role != KROLE_PROFESSIONAL)
+        return KERR_OK;
+    kerr e = override_policy_for(v, t, citizen, c->id, now, out, n, &unswept);
+    if (e == KERR_OK && unswept)
+        override_sweep_async(v);
+    return e;
 }
 
 static void free_overrides(struct policy_override *o, size_t n)
 {
-    (void)n;
-    free(o);
+    override_policy_free(o, n);
 }
 
 kerr api_access_check(vault *v, const struct caller *c, const char *citizen, const char *section, int want_write,
@@ -65,7 +67,7 @@ kerr api_access_check(vault *v, const struct caller *c, const char *citizen, con
     if (e == KERR_OK && known)
         e = grant_list_for(&t, v->tab, c->id, citizen, &g, &ng);
     if (e == KERR_OK && known)
-        e = load_overrides(v, &t, c, citizen, &ov, &nov);
+        e = load_overrides(v, &t, c, citizen, now, &ov, &nov);
     store_txn_abort(&t);
     if (citizen_known)
         *citizen_known = known;

@@ -121,6 +121,29 @@ extern const size_t api_routes_count;
 void api_reply_json(struct request *r, enum api_ok ok, json_t *body);
 
 /**
+ * A success reply built ahead of time: the JSON text, its headers and status, made on the
+ * handler's thread so that a deferred answer (api/commit.h) costs the group committer's thread
+ * nothing but a pointer store. Opaque; from api_prepare_json*(), consumed by api_reply_prepared()
+ * or api_prepared_free(). Thread-safe to hand from one thread to another.
+ */
+struct api_prepared;
+
+/**
+ * @brief Prepare a JSON reply from TEXT (LEN bytes of JSON, malloc'd; stolen in every case).
+ * @return the prepared reply, or NULL when memory runs out.
+ */
+struct api_prepared *api_prepare_json_text(enum api_ok ok, char *text, size_t len);
+
+/** @brief As api_prepare_json_text() from a JSON value (stolen; NULL gives NULL). */
+struct api_prepared *api_prepare_json(enum api_ok ok, json_t *body);
+
+/** @brief Store P (stolen) as R's reply, like api_reply_json(); NULL answers 500 internal. */
+void api_reply_prepared(struct request *r, struct api_prepared *p);
+
+/** @brief Free P unused. NULL is ignored. */
+void api_prepared_free(struct api_prepared *p);
+
+/**
  * @brief Answer with the SPEC §10 error CODE: status kerr_status(CODE) and the body
  *        {"error":"<kerr_code(CODE)>","message":"<MESSAGE>"}.
  * @param[in] code     any kerr except KERR_OK (which is answered as 500 internal).

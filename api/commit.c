@@ -19,6 +19,8 @@ struct pending {
     kerr code;            /* the error answer on success when is_error */
     char message[256];
     kerr on_fail;
+    json_t *(*build)(void *arg, kerr *code); /* api_commit_build(): the answer, made after the commit */
+    struct api_prepared *prepared; /* api_commit_prepared(): the answer, made before the commit */
 };
 
 static kerr apply(store_txn *t, void *arg)
@@ -31,7 +33,20 @@ static void finish(struct pending *p, kerr result)
 {
     if (result != KERR_OK) {
         json_decref(p->reply);
-        api_reply_error(p->r, p->on_fail != KERR_OK ? p->on_fail : result, NULL);
+        api_prepared_free(p->prepared);
+        if (p->build && kerr_status(result) >= 400 && kerr_status(result) < 500)
+            api_reply_error(p->r, result, NULL);
+        else
+            api_reply_error(p->r, p->on_fail != KERR_OK ? p->on_fail : result, NULL);
+    } else if (p->build) {
+        kerr code = KERR_INTERNAL;
+        json_t *ans = p->build(p->arg, &code);
+        if (ans)
+            api_reply_json(p->r, p->ok, ans);
+        else
+            api_reply_error(p->r, code, NULL);
+    } else if (p->prepared) {
+        api_reply_prepared(p->r, p->prepared);
     } else if (p->is_error) {
         api_reply_error(p->r, p->code, p->message[0] ? p->message : NULL);
     } else {
@@ -101,5 +116,35 @@ void api_commit_error(struct request *r, vault *v, gc_apply_fn fn, void *arg, vo
     p->code = code;
     if (message)
         snprintf(p->message, sizeof p->message, "%s", message);
+    submit(r, v, p);
+}
+
+void api_commit_build(struct request *r, vault *v, gc_apply_fn fn, void *arg, void (*free_arg)(void *),
+                      enum api_ok ok, json_t *(*build)(void *arg, kerr *code), kerr on_fail)
+{
+    struct pending *p = pending_new(r, fn, arg, free_arg, on_fail);
+    if (!p) {
+        if (free_arg)
+            free_arg(arg);
+        api_reply_error(r, KERR_INTERNAL, NULL);
+        return;
+    }
+    p->ok = ok;
+    p->build = build;
+    submit(r, v, p);
+}
+
+void api_commit_prepared(struct request *r, vault *v, gc_apply_fn fn, void *arg, void (*free_arg)(void *),
+                         struct api_prepared *reply, kerr on_fail)
+{
+    struct pending *p = reply ? pending_new(r, fn, arg, free_arg, on_fail) : NULL;
+    if (!p) {
+        api_prepared_free(reply);
+        if (free_arg)
+            free_arg(arg);
+        api_reply_error(r, KERR_INTERNAL, NULL);
+        return;
+    }
+    p->prepared = reply;
     submit(r, v, p);
 }

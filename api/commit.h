@@ -33,4 +33,23 @@ void api_commit_reply(struct request *r, vault *v, gc_apply_fn apply, void *arg,
 void api_commit_error(struct request *r, vault *v, gc_apply_fn apply, void *arg, void (*free_arg)(void *),
                       kerr code, const char *message, kerr on_fail);
 
+/**
+ * @brief Like api_commit_reply(), but the answer is built only AFTER the write is durable:
+ *        BUILD(ARG, &code) runs in the completion (on the committer's thread; keep it short) and
+ *        returns the answer, or NULL with CODE set to the error to answer instead. For answers that
+ *        must not exist before their log leaf does (the override escrow, SPEC §7 step 3). When the
+ *        write fails, BUILD is never called and the answer is ON_FAIL (KERR_OK: the write's own
+ *        error); a write refused by the apply with a 4xx code is answered with that code.
+ */
+void api_commit_build(struct request *r, vault *v, gc_apply_fn apply, void *arg, void (*free_arg)(void *),
+                      enum api_ok ok, json_t *(*build)(void *arg, kerr *code), kerr on_fail);
+
+/**
+ * @brief Like api_commit_reply() with an answer already serialised (api_prepare_json*()), so that
+ *        the committer's thread only stores it: the form for the hot audited reads, whose answer
+ *        does not depend on the write. REPLY is stolen; NULL answers 500 internal at once.
+ */
+void api_commit_prepared(struct request *r, vault *v, gc_apply_fn apply, void *arg, void (*free_arg)(void *),
+                         struct api_prepared *reply, kerr on_fail);
+
 #endif

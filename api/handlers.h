@@ -27,6 +27,9 @@ void handle_log_inclusion(struct request *r);
 /** GET /v1/log/proof/consistency?from=&to= → {from, to, path} (api/log.c). */
 void handle_log_consistency(struct request *r);
 
+/** GET /v1/log/entries?start=&end= → {entries:[{index, leaf}]} (≤ 1000; auditor, mayor, officer) (api/log.c). */
+void handle_log_entries(struct request *r);
+
 /* ---- api/auth.c: sessions and the passphrase path (SPEC §3, §4, §6) ------------------------- */
 
 /** POST /v1/auth/challenge {"id"} → {"challenge","expires"}; any id, known or not. */
@@ -78,7 +81,43 @@ void handle_request_list(struct request *r);
 /** POST /v1/citizens/{c}/requests/{r}/decline (the citizen) → {id, state:"declined"}. */
 void handle_request_decline(struct request *r);
 
+/* ---- api/dossier.c, api/entries.c, api/journal.c: the dossier (SPEC §4, §6, §9) ---------------- */
+
+/** GET /v1/citizens/{c}/dossier → {citizen, sections:[{section, current_epoch, entries, epochs}]}:
+ *  only the sections and wraps open to the caller; journaled ("read") before the answer. */
+void handle_dossier_get(struct request *r);
+/** GET /v1/citizens/{c}/sections/{s}/entries?after=&limit= → {entries:[{seq, statement, signature,
+ *  blob}], next}; limit 1..1000 (default 100); journaled ("read") before the answer. */
+void handle_entries_list(struct request *r);
+/** POST /v1/citizens/{c}/sections/{s}/entries (citizen, write grantee) {statement, signature, blob}
+ *  → 201 {seq}. */
+void handle_entry_create(struct request *r);
+/** POST /v1/citizens/{c}/sections/{s}/rotate (the citizen) {epoch, statement, signature, self_wrap,
+ *  escrow_wrap, grant_wraps} → {section, epoch}. */
+void handle_section_rotate(struct request *r);
+/** DELETE /v1/citizens/{c}/sections/{s} (the citizen): crypto-shred → {section, erased, destroyed}. */
+void handle_section_erase(struct request *r);
+/** GET /v1/citizens/{c}/journal?after=&limit= (the citizen) → {events, head, count, next}. */
+void handle_journal_get(struct request *r);
+/** GET /v1/citizens/{c}/export (the citizen) → everything held for the dossier; journaled. */
+void handle_export(struct request *r);
+
 /** POST /v1/charter (admin): the body is the new charter → 201 {"charter","version","hash"}. */
 void handle_charter_adopt(struct request *r);
+
+/* ---- api/overrides.c: the emergency override (SPEC §5, §7) ------------------------------------ */
+
+/** POST /v1/overrides (authority role) {statement, signature} → 201 {id, state}. */
+void handle_override_create(struct request *r);
+/** POST /v1/overrides/{o}/approve (approver role) {statement, signature} → {id, state, approvals}. */
+void handle_override_approve(struct request *r);
+/** GET /v1/overrides?state= (mayor, officer, auditor) → {overrides:[record...]}. */
+void handle_override_list(struct request *r);
+/** GET /v1/overrides/{o}/escrow (authority role, active override) → {override, log_index, items}. */
+void handle_override_escrow(struct request *r);
+/** POST /v1/overrides/{o}/wraps (authority role) {wraps:[{section, epoch, wrap}]} → {override, wraps}. */
+void handle_override_wraps(struct request *r);
+/** POST /v1/overrides/{o}/close (authority role or beneficiary) {statement, signature} → {id, state}. */
+void handle_override_close(struct request *r);
 
 #endif

@@ -1,8 +1,10 @@
 /*
  * api/log.c — the public face of the transparency log (SPEC §6, §8): the latest signed checkpoint
  * and inclusion and consistency proofs against any size up to it. Answers only from committed,
- * signed trees (vault/tlog.h); sizes beyond the checkpoint are refused, never guessed.
+ * signed trees (vault/tlog.h); sizes beyond the checkpoint are refused, never guessed. The leaves
+ * themselves (GET /v1/log/entries) are for auditors, the mayor and officers.
  */
+#include "api/auth.h"
 #include "api/handlers.h"
 #include "vault/encoding.h"
 #include "vault/vault.h"
@@ -72,4 +74,34 @@ void handle_log_consistency(struct request *r)
         return;
     }
     reply_proof(r, "from", from, "to", to, proof, n);
+}
+
+/* GET /v1/log/entries?start=&end= — leaves [start, end) of the signed tree, at most
+ * TLOG_MAX_ENTRIES a call (end is clamped to start + 1000 and to the checkpoint's size), each as
+ * {index, leaf: b64url of the exact bytes}. Auditors, mayors and officers only: leaves name
+ * citizens (never dossier content), so the log is not public, only its checkpoints and proofs. */
+void handle_log_entries(struct request *r)
+{
+    vault *v = r->ctx;
+    struct caller c;
+    if (api_authenticate(r, &c) != 0)
+        return;
+    if (c.role != KROLE_AUDITOR && c.role != KROLE_MAYOR && c.role != KROLE_OFFICER) {
+        api_reply_error(r, KERR_FORBIDDEN, "the log's entries are for auditors, the mayor and officers");
+        return;
+    }
+    uint64_t start = 0, end = 0;
+    if (api_query_u64(r, "start", 1, MERKLE_MAX_SIZE, &start) < 0 ||
+        api_query_u64(r, "end", 1, MERKLE_MAX_SIZE, &end) < 0)
+        return;
+    if (end > start && end - start > TLOG_MAX_ENTRIES)
+        end = start + TLOG_MAX_ENTRIES;
+    json_t *arr = NULL;
+    kerr e = tlog_entries(v->log, start, end, &arr);
+    if (e != KERR_OK) {
+        api_reply_error(r, e, e == KERR_BAD_REQUEST ? "need start < end and start < the size of the latest checkpoint"
+                                                    : NULL);
+        return;
+    }
+    api_reply_json(r, API_OK, json_pack("{s:o}", "entries", arr));
 }

@@ -17,13 +17,14 @@
 
 #include "api/api.h"
 #include "vault/keyfile.h"
+#include "vault/override.h"
 #include "vault/secret.h"
 #include "vault/vault.h"
 
 static const char usage[] =
     "usage: kluisd init  --dir DIR --origin NAME --charter FILE --admin-pub FILE --authority-pub FILE\n"
     "       kluisd serve --dir DIR [--listen 127.0.0.1:8080] [--tls-cert FILE --tls-key FILE]\n"
-    "                    [--threads N] [--port-file FILE] [--web DIR|none]\n"
+    "                    [--threads N] [--port-file FILE] [--web DIR|none] [--max-per-ip N]\n"
     "       kluisd help\n";
 
 static void die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
@@ -149,10 +150,11 @@ static struct api_static *load_web(const char *opt_web)
 
 static int cmd_serve(int argc, char **argv)
 {
-    static const char *const names[] = {"--dir", "--listen", "--tls-cert", "--tls-key", "--threads", "--port-file", "--web", NULL};
+    static const char *const names[] = {"--dir", "--listen", "--tls-cert", "--tls-key", "--threads", "--port-file", "--web",
+                                         "--max-per-ip", NULL};
     check_opts(argc, argv, names);
     const char *dir = opt(argc, argv, "--dir"), *threads = opt(argc, argv, "--threads"),
-               *port_file = opt(argc, argv, "--port-file");
+               *port_file = opt(argc, argv, "--port-file"), *per_ip = opt(argc, argv, "--max-per-ip");
     if (!dir)
         die(2, "serve needs --dir\n%s", usage);
 
@@ -176,6 +178,8 @@ static int cmd_serve(int argc, char **argv)
         .tls_cert = opt(argc, argv, "--tls-cert"),
         .tls_key = opt(argc, argv, "--tls-key"),
         .threads = threads ? (unsigned)strtoul(threads, NULL, 10) : 0,
+        /* connections from one address (default 128); load tests from 127.0.0.1 raise it */
+        .per_ip_limit = per_ip ? (unsigned)strtoul(per_ip, NULL, 10) : 0,
         .ctx = v,
         .web = web,
     };
@@ -196,12 +200,18 @@ static int cmd_serve(int argc, char **argv)
     fprintf(stderr, "kluisd: serving %s on port %u (log size %llu)\n", v->origin, port,
             (unsigned long long)tlog_size(v->log));
 
-    for (;;) {
-        struct timespec minute = {60, 0};
-        int sig = sigtimedwait(&stop, NULL, &minute);
+    /* Every 20 s: close expired overrides (SPEC §7: within a minute of expiry), release held
+     * override notices; every third round, clear dead reader slots. */
+    for (unsigned round = 1;; round++) {
+        struct timespec tick = {20, 0};
+        int sig = sigtimedwait(&stop, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM)
             break;
-        (void)store_reader_check(v->st, NULL);
+        size_t closed = 0;
+        if (override_sweep(v, (int64_t)time(NULL), &closed) == KERR_OK && closed)
+            fprintf(stderr, "kluisd: closed %zu expired override(s)\n", closed);
+        if (round % 3 == 0)
+            (void)store_reader_check(v->st, NULL);
     }
     fprintf(stderr, "kluisd: stopping: finishing requests in flight\n");
     api_server_stop(srv);

@@ -29,6 +29,7 @@ const struct route api_routes[] = {
     { "GET", "/v1/log/checkpoint", handle_log_checkpoint },
     { "GET", "/v1/log/proof/inclusion", handle_log_inclusion },
     { "GET", "/v1/log/proof/consistency", handle_log_consistency },
+    { "GET", "/v1/log/entries", handle_log_entries },
     { "POST", "/v1/charter", handle_charter_adopt },
     { "POST", "/v1/auth/challenge", handle_auth_challenge },
     { "POST", "/v1/auth/session", handle_auth_session_create },
@@ -48,6 +49,19 @@ const struct route api_routes[] = {
     { "POST", "/v1/requests", handle_request_create },
     { "GET", "/v1/citizens/{}/requests", handle_request_list },
     { "POST", "/v1/citizens/{}/requests/{}/decline", handle_request_decline },
+    { "GET", "/v1/citizens/{}/dossier", handle_dossier_get },
+    { "GET", "/v1/citizens/{}/sections/{}/entries", handle_entries_list },
+    { "POST", "/v1/citizens/{}/sections/{}/entries", handle_entry_create },
+    { "POST", "/v1/citizens/{}/sections/{}/rotate", handle_section_rotate },
+    { "DELETE", "/v1/citizens/{}/sections/{}", handle_section_erase },
+    { "GET", "/v1/citizens/{}/journal", handle_journal_get },
+    { "GET", "/v1/citizens/{}/export", handle_export },
+    { "POST", "/v1/overrides", handle_override_create },
+    { "GET", "/v1/overrides", handle_override_list },
+    { "POST", "/v1/overrides/{}/approve", handle_override_approve },
+    { "GET", "/v1/overrides/{}/escrow", handle_override_escrow },
+    { "POST", "/v1/overrides/{}/wraps", handle_override_wraps },
+    { "POST", "/v1/overrides/{}/close", handle_override_close },
 };
 const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];
 

@@ -66,6 +66,24 @@ static int header_ok(const char *s)
     return s && s[0] && !strpbrk(s, "\r\n");
 }
 
+struct api_prepared {
+    unsigned int status;
+    struct MHD_Response *resp; /* carries its headers already */
+};
+
+/* The headers every reply carries (and a JSON reply's two more); 0, or -1 when memory ran out. */
+static int common_headers(struct MHD_Response *resp, int json)
+{
+    if (MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer") != MHD_YES ||
+        MHD_add_response_header(resp, "Cache-Control", "no-store") != MHD_YES ||
+        (json && (MHD_add_response_header(resp, "Content-Type", "application/json") != MHD_YES ||
+                  MHD_add_response_header(resp, "Content-Security-Policy",
+                                          "default-src 'none'; frame-ancestors 'none'") != MHD_YES)))
+        return -1;
+    return 0;
+}
+
 /* Store RESP (NULL: out of memory, the connection will be closed) as R's reply with STATUS. */
 static void store(struct request *r, unsigned int status, struct MHD_Response *resp, int json)
 {
@@ -79,13 +97,7 @@ static void store(struct request *r, unsigned int status, struct MHD_Response *r
     r->resp_ = resp;
     if (!resp)
         return;
-    if (MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES ||
-        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer") != MHD_YES ||
-        MHD_add_response_header(resp, "Cache-Control", "no-store") != MHD_YES ||
-        (json && (MHD_add_response_header(resp, "Content-Type", "application/json") != MHD_YES ||
-                  MHD_add_response_header(resp, "Content-Security-Policy",
-                                          "default-src 'none'; frame-ancestors 'none'") !=
-                      MHD_YES))) {
+    if (common_headers(resp, json) != 0) {
         MHD_destroy_response(resp);
         r->resp_ = NULL;
     }
@@ -114,6 +126,56 @@ static void reply_json_status(struct request *r, unsigned int status, json_t *bo
     if (!resp)
         free(text);
     store(r, status, resp, 1);
+}
+
+struct api_prepared *api_prepare_json_text(enum api_ok ok, char *text, size_t len)
+{
+    struct api_prepared *p = text ? malloc(sizeof *p) : NULL;
+    struct MHD_Response *resp = p ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!resp) {
+        free(text);
+        free(p);
+        return NULL;
+    }
+    if (common_headers(resp, 1) != 0) {
+        MHD_destroy_response(resp); /* frees TEXT */
+        free(p);
+        return NULL;
+    }
+    p->status = ok == API_CREATED ? 201 : 200;
+    p->resp = resp;
+    return p;
+}
+
+struct api_prepared *api_prepare_json(enum api_ok ok, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    return text ? api_prepare_json_text(ok, text, strlen(text)) : NULL;
+}
+
+void api_prepared_free(struct api_prepared *p)
+{
+    if (!p)
+        return;
+    MHD_destroy_response(p->resp);
+    free(p);
+}
+
+void api_reply_prepared(struct request *r, struct api_prepared *p)
+{
+    if (!p) {
+        api_reply_error(r, KERR_INTERNAL, NULL);
+        return;
+    }
+    if (r->replied_) {
+        api_prepared_free(p);
+        return;
+    }
+    r->replied_ = 1;
+    r->status_ = p->status;
+    r->resp_ = p->resp;
+    free(p);
 }
 
 void api_reply_json(struct request *r, enum api_ok ok, json_t *body)

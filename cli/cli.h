@@ -304,6 +304,23 @@ int cmd_my_grants(int argc, char **argv);
 int cmd_request(int argc, char **argv);
 int cmd_read(int argc, char **argv);
 int cmd_write(int argc, char **argv);
+int cmd_audit_verify(int argc, char **argv);
+
+int cmd_override_request(int argc, char **argv);
+int cmd_override_approve(int argc, char **argv);
+int cmd_override_unlock(int argc, char **argv);
+int cmd_override_close(int argc, char **argv);
+int cmd_override_list(int argc, char **argv);
+
+/**
+ * @brief After a command run as a citizen: rotate every section of our dossier whose keys an
+ *        emergency override released and which has not been rotated since that override closed
+ *        (the vault journals one "override-closed" event per such section). cli/override.c.
+ */
+void override_citizen_aftercare(void);
+
+/** @brief The role of the session this process already holds ("" when it logged in to nothing). */
+const char *cli_session_role_held(void);
 
 /** @brief Print (or with --json emit) a grants answer; MINE: as the grantee sees them. Steals ANS. */
 void cli_print_grants(json_t *ans, int mine);

@@ -150,13 +150,54 @@ static const struct command commands[] = {
      "      --section wonen --title 'Huisbezoek'\n"
      "  kluis --key anna.key write jan-jansen --section plan --kind document --mime application/pdf < plan.pdf\n",
      cmd_write},
-    /* ---- override and audit: arrive with the override issue (override request/approve/...,
-     *      audit verify); they slot in here as further two-word commands. ---- */
+    /* ---- emergency override (mayor, officer, beneficiary) ---- */
+    {"override request",
+     "kluis override request CITIZEN --beneficiary ID --ground G --hours H --sections a,b|all --justification T",
+     "Mayor: asks to open CITIZEN's dossier in an emergency for professional ID, on ground G of the\n"
+     "charter, for H hours, for the given sections (or all). The vault checks it against the charter,\n"
+     "logs it publicly, and activates it once the charter's approvers have approved it.\n"
+     "\nExample:\n  kluis --key burgemeester.key override request jan-jansen --beneficiary wijk-anna \\\n"
+     "      --ground acuut-gevaar --hours 24 --sections plan,veiligheid --justification '...'\n",
+     cmd_override_request},
+    {"override approve", "kluis override approve ID [--yes]",
+     "Officer: shows the full request as the mayor signed it (signature checked) and, after you\n"
+     "type yes (or with --yes), signs an approval over the hash of exactly those bytes.\n"
+     "\nExample:\n  kluis --key fg.key override approve ov-3f9c...\n",
+     cmd_override_approve},
+    {"override unlock", "kluis override unlock ID --authority-key FILE",
+     "Mayor: fetches the escrow of an active override (the vault logs the release first), opens\n"
+     "each key with the authority key, checks it against the citizen's signed commitment, and\n"
+     "uploads it wrapped for the beneficiary only. Any failed check exits 4 and uploads nothing.\n"
+     "\nExample:\n  kluis --key burgemeester.key override unlock ov-3f9c... --authority-key authority.key\n",
+     cmd_override_unlock},
+    {"override close", "kluis override close ID --reason T",
+     "Mayor or beneficiary: ends the override now. Its wraps are destroyed; the citizen's client\n"
+     "rotates the opened sections' keys on the citizen's next command.\n"
+     "\nExample:\n  kluis --key anna.key override close ov-3f9c... --reason 'Inwoner is veilig.'\n",
+     cmd_override_close},
+    {"override list", "kluis override list [--state pending|active|closed]",
+     "Mayor, officer, auditor: lists overrides with who, whom, why, how long and their state.\n"
+     "\nExample:\n  kluis --key fg.key override list --state pending\n",
+     cmd_override_list},
+    /* ---- auditor ---- */
+    {"audit verify", "kluis audit verify [--state FILE] [--log-key B64]",
+     "Verifies the vault's transparency log as an independent auditor. The first run pins the\n"
+     "log key (from the vault, or --log-key as published elsewhere) and origin in the state FILE\n"
+     "(default $XDG_STATE_HOME/kluis/audit-<server>.json, mode 0600). Every run: the published\n"
+     "key must be the pinned one; the checkpoint signature; a consistency proof from the checkpoint\n"
+     "verified before (a smaller or forked log fails); every leaf fetched and the root recomputed;\n"
+     "then every leaf replayed: charters, principals and each override's signatures (keys of the\n"
+     "right role registered earlier), charter rules, quorum, escrow only while active, closure by\n"
+     "expiry. Prints one line per override; exits 4 naming every violation (leaf, rule, detail).\n"
+     "Needs an auditor's (or the mayor's or an officer's) key.\n"
+     "\nExamples:\n  kluis --key accountant.key audit verify\n"
+     "  kluis --key accountant.key --json audit verify --state /srv/audit/kluis.state\n",
+     cmd_audit_verify},
     {"help", "kluis help [COMMAND]", "Lists the commands, or explains one.\n", NULL},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
-static const char *const groups[] = {"admin", "citizen", "charter"};
+static const char *const groups[] = {"admin", "citizen", "charter", "audit", "override"};
 
 static const char globals_text[] =
     "\nglobal options (anywhere on the line):\n"
@@ -252,6 +293,9 @@ int main(int argc, char **argv)
         if (commands[c].fn && strcmp(commands[c].name, name) == 0) {
             int rc = commands[c].fn(argc - i - words + 1, argv + i + words - 1);
             fflush(stdout);
+            /* A citizen's client rotates the sections a closed override opened (issue 5). */
+            if (rc == EXIT_OK_ && !strcmp(cli_session_role_held(), "citizen") && strcmp(name, "logout") != 0)
+                override_citizen_aftercare();
             return rc;
         }
     cli_die(EXIT_USAGE, "unknown command '%s' (see: kluis help)", name);

@@ -442,6 +442,11 @@ const char *cli_role(void)
     return me.role;
 }
 
+const char *cli_session_role_held(void)
+{
+    return me.token && me.token[0] ? me.role : "";
+}
+
 int64_t cli_session_expires(void)
 {
     session_token();

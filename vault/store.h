@@ -41,7 +41,10 @@
 #define STORE_SEALBYTES (24u + 16u)         /**< nonce + tag: sealed length = value length + this */
 #define STORE_MAX_TABLES 32u                /**< most named tables a store may declare */
 #define STORE_TABLE_NAME_MAX 63u            /**< longest table name, bytes */
-#define STORE_MAP_SIZE_DEFAULT ((size_t)1 << 30) /**< 1 GiB */
+/** 256 GiB of address space, not of disk: LMDB maps it but data.mdb grows only with the data (no
+ *  MDB_WRITEMAP), and a full disk is still storage_full (ENOSPC). 1 GiB held some 30,000 citizens;
+ *  a municipality's million needs tens of GiB (docs/performance.md). */
+#define STORE_MAP_SIZE_DEFAULT ((size_t)256 << 30)
 #define SKEY_MAX 256u                       /**< longest key the serializer builds (LMDB allows 511) */
 
 typedef struct store store;

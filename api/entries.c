@@ -1,0 +1,380 @@
+/*
+ * api/entries.c — the entries of a dossier section (SPEC §4, §6, §9):
+ *   GET  /v1/citizens/{c}/sections/{s}/entries?after=&limit=   (citizen, grantee, beneficiary)
+ *   POST /v1/citizens/{c}/sections/{s}/entries                 (citizen, write grantee)
+ *
+ * The read is THE hot path of the vault. After authentication and the access decision it takes one
+ * read-only transaction (section state and one page of entries), builds the answer from values
+ * stored ready to serve (b64 strings as received, no JSON parse, no base64 encode, no signature
+ * check: entries are verified by whoever reads them, against the author's key), and answers only
+ * once the "read" event is durable in the citizen's journal (api_commit_reply, 503
+ * journal_unavailable when it cannot be written).
+ *
+ * The write checks in SPEC's one-way order: body, caller, access (write), the entry statement
+ * (signed by the caller; citizen and section equal to the URL; blob_hash over the exact blob; the
+ * section's current epoch; `corrects` naming an entry of the section; an unused id); then one
+ * group-commit operation decides again at commit time (epoch, corrects, the grant still active and
+ * writable), claims the id, stores the entry at the section's next seq and journals "write" — all
+ * durable before the 201.
+ */
+#include "api/handlers.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/access.h"
+#include "api/audit.h"
+#include "api/auth.h"
+#include "api/commit.h"
+#include "vault/dossier.h"
+#include "vault/encoding.h"
+#include "vault/replay.h"
+#include "vault/statement.h"
+
+/** Page size of GET .../entries: default and maximum (docs/protocol.md). */
+#define ENTRIES_PAGE_DEFAULT 100u
+#define ENTRIES_PAGE_MAX 1000u
+
+/* b64 of a statement of at most KSTMT_MAX_BYTES bytes; of a signature; of the largest blob */
+#define STMT_B64_MAX (KSTMT_MAX_BYTES / 3 * 4 + 4)
+#define SIG_B64_MAX 128
+#define BLOB_B64_MAX ((ENTRY_BLOB_MAX + 2) / 3 * 4)
+
+static void reply_store_error(struct request *r, kerr e)
+{
+    if (e == KERR_UNAVAILABLE)
+        api_reply_error_retry(r, e, NULL, 1);
+    else
+        api_reply_error(r, e, NULL);
+}
+
+static void reply_jerr(struct request *r, const struct jerr *err)
+{
+    char msg[sizeof err->msg + sizeof err->field + 4];
+    if (err->field[0])
+        snprintf(msg, sizeof msg, "%s (%s)", err->msg, err->field);
+    else
+        snprintf(msg, sizeof msg, "%s", err->msg);
+    api_reply_error(r, err->code, msg);
+}
+
+/* ---------------------------------------------------------------- GET */
+
+static json_t *entries_json(const struct entry_rec *e, size_t n, int more)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        /* the strings are b64 validated on the way in: no UTF-8 check needed on the way out */
+        json_t *o = json_object();
+        if (!o || json_object_set_new_nocheck(o, "seq", json_integer((json_int_t)e[i].seq)) ||
+            json_object_set_new_nocheck(o, "statement", json_stringn_nocheck(e[i].statement, e[i].statement_len)) ||
+            json_object_set_new_nocheck(o, "signature", json_stringn_nocheck(e[i].signature, e[i].signature_len)) ||
+            json_object_set_new_nocheck(o, "blob", json_stringn_nocheck(e[i].blob, e[i].blob_len)) ||
+            json_array_append_new(a, o)) {
+            json_decref(o);
+            json_decref(a);
+            return NULL;
+        }
+    }
+    if (!a)
+        return NULL;
+    json_t *next = more ? json_integer((json_int_t)e[n - 1].seq) : json_null();
+    return json_pack("{s:o, s:o}", "entries", a, "next", next);
+}
+
+/* Whether S (LEN bytes) is base64url text, which JSON carries without any escaping. */
+static int b64url_text(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+static char *put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/*
+ * The answer's JSON text written straight from the stored records, byte for byte what
+ * json_dumps(entries_json(...), JSON_COMPACT) gives: the stored strings are base64url (checked
+ * here again, since a served byte must never break the JSON), so they are copied, not escaped.
+ * This is the hot read's whole serialisation: one allocation and a few memcpy's instead of a
+ * Jansson tree and its per-character dump. NULL when a string is not base64url (then the caller
+ * takes the Jansson path) or memory runs out; *LEN gets the length.
+ */
+static char *entries_text(const struct entry_rec *e, size_t n, int more, size_t *len)
+{
+    static const char head[] = "{\"entries\":[", tail_null[] = "],\"next\":null}";
+    size_t cap = sizeof head + sizeof tail_null + 24;
+    for (size_t i = 0; i < n; i++) {
+        if (!b64url_text(e[i].statement, e[i].statement_len) || !b64url_text(e[i].signature, e[i].signature_len) ||
+            !b64url_text(e[i].blob, e[i].blob_len))
+            return NULL;
+        cap += 64 + 24 + e[i].statement_len + e[i].signature_len + e[i].blob_len;
+    }
+    char *out = malloc(cap), *p = out;
+    if (!out)
+        return NULL;
+    p = put(p, head, sizeof head - 1);
+    for (size_t i = 0; i < n; i++) {
+        p += sprintf(p, "%s{\"seq\":%llu,\"statement\":\"", i ? "," : "", (unsigned long long)e[i].seq);
+        p = put(p, e[i].statement, e[i].statement_len);
+        p = put(p, "\",\"signature\":\"", 15);
+        p = put(p, e[i].signature, e[i].signature_len);
+        p = put(p, "\",\"blob\":\"", 10);
+        p = put(p, e[i].blob, e[i].blob_len);
+        p = put(p, "\"}", 2);
+    }
+    if (more)
+        p += sprintf(p, "],\"next\":%llu}", (unsigned long long)e[n - 1].seq);
+    else
+        p = put(p, tail_null, sizeof tail_null - 1);
+    *p = '\0';
+    *len = (size_t)(p - out);
+    return out;
+}
+
+void handle_entries_list(struct request *r)
+{
+    vault *v = r->ctx;
+    const char *citizen = r->param[0], *section = r->param[1];
+    uint64_t after = 0, limit = ENTRIES_PAGE_DEFAULT;
+    struct caller c;
+    struct access_result acc;
+    if (api_query_u64(r, "after", 0, INT64_MAX, &after) < 0 ||
+        api_query_u64(r, "limit", 0, ENTRIES_PAGE_MAX, &limit) < 0)
+        return;
+    if (limit == 0) {
+        api_reply_error(r, KERR_BAD_REQUEST, "limit must be 1 to 1000.");
+        return;
+    }
+    if (api_authenticate(r, &c) != 0 || api_access(r, v, &c, citizen, section, 0, &acc) != 0)
+        return;
+
+    store_txn t;
+    struct section_state s;
+    struct entry_rec *e = NULL;
+    size_t n = 0;
+    int more = 0;
+    store_txn_begin(v->st, &t, true);
+    kerr err = section_get(v, &t, citizen, section, &s);
+    if (err == KERR_OK)
+        err = entry_list(v, &t, citizen, section, after, (size_t)limit, &e, &n, &more);
+    store_txn_abort(&t);
+    if (err != KERR_OK) {
+        if (err == KERR_NOT_FOUND)
+            api_reply_error(r, err, "The dossier has no such section.");
+        else
+            reply_store_error(r, err);
+        return;
+    }
+    /* Serialised here, on this worker thread: the committer's thread only stores the answer. */
+    size_t len = 0;
+    char *text = entries_text(e, n, more, &len);
+    struct api_prepared *reply = text ? api_prepare_json_text(API_OK, text, len)
+                                      : api_prepare_json(API_OK, entries_json(e, n, more));
+    entry_recs_free(e, n);
+
+    int64_t now = (int64_t)time(NULL);
+    struct audit_op *op = audit_op_new(v, &c, r->remote, citizen, "read", section, acc.basis_text, "allowed", now,
+                                       acc.basis == BASIS_GRANT ? 1 : 0);
+    if (!op) {
+        api_prepared_free(reply);
+        api_reply_error(r, KERR_INTERNAL, NULL);
+        return;
+    }
+    if (acc.basis == BASIS_GRANT)
+        audit_op_grant(op, 0, acc.ref);
+    api_commit_prepared(r, v, audit_apply, op, free, reply, KERR_JOURNAL_UNAVAILABLE);
+}
+
+/* ---------------------------------------------------------------- POST */
+
+struct write_op {
+    vault *v;
+    json_t *body;               /* owns statement, signature, blob strings */
+    struct kstmt st;
+    const char *statement, *signature, *blob;
+    struct caller c;
+    struct access_result acc;
+    char citizen[64], section[64];
+    char remote[48];
+    int64_t now;
+    json_t *reply;              /* borrowed: owned by the pending commit; "seq" set by the apply */
+};
+
+static void write_op_free(void *arg)
+{
+    struct write_op *op = arg;
+    if (!op)
+        return;
+    kstmt_free(&op->st);
+    json_decref(op->body);
+    free(op);
+}
+
+/*
+ * The checks that depend on the section's state, against T (the handler's snapshot or, at commit
+ * time, the apply's transaction): the section exists, the statement's epoch is its current one
+ * and has a key, `corrects` names an entry of it. SEQ_OUT gets the state.
+ */
+static kerr check_state(struct write_op *op, store_txn *t, struct section_state *s, const char **msg)
+{
+    kerr e = section_get(op->v, t, op->citizen, op->section, s);
+    if (e == KERR_NOT_FOUND) {
+        *msg = "The dossier has no such section.";
+        return e;
+    }
+    if (e != KERR_OK)
+        return e;
+    if (s->erased || (uint64_t)op->st.epoch != s->current_epoch) {
+        *msg = s->erased ? "The section was erased: rotate to a new epoch first."
+                         : "The statement's epoch is not the section's current epoch.";
+        return KERR_STALE_EPOCH;
+    }
+    if (op->st.corrects) {
+        uint64_t seq = 0;
+        e = entry_seq_of(op->v, t, op->citizen, op->section, op->st.corrects, &seq);
+        if (e == KERR_NOT_FOUND) {
+            *msg = "corrects names no entry of this section (corrects).";
+            return KERR_BAD_STATEMENT;
+        }
+        if (e != KERR_OK)
+            return e;
+    }
+    return KERR_OK;
+}
+
+static kerr write_apply(store_txn *t, void *arg)
+{
+    struct write_op *op = arg;
+    vault *v = op->v;
+    struct section_state s;
+    const char *msg = NULL;
+    kerr e;
+    if (op->acc.basis == BASIS_GRANT &&
+        (e = audit_grant_active(v, t, op->citizen, op->acc.ref, op->section, 1, op->now)) != KERR_OK)
+        return e;
+    if ((e = check_state(op, t, &s, &msg)) != KERR_OK)
+        return e;
+    if (vault_claim_statement_id(v, t, KSTMT_ENTRY, op->st.id, op->now) != KERR_OK)
+        return t->err;
+    struct entry_rec rec = {
+        .seq = s.next_seq, .epoch = (uint64_t)op->st.epoch, .created = op->now,
+        .id = op->st.id, .id_len = strlen(op->st.id), .author = op->c.id, .author_len = strlen(op->c.id),
+        .statement = op->statement, .statement_len = strlen(op->statement),
+        .signature = op->signature, .signature_len = strlen(op->signature),
+        .blob = op->blob, .blob_len = strlen(op->blob),
+    };
+    if (entry_put(v, t, op->citizen, op->section, &rec) != KERR_OK)
+        return t->err;
+    s.next_seq++;
+    s.entries++;
+    if (section_put(v, t, op->citizen, op->section, &s) != KERR_OK)
+        return t->err;
+    journal_event ev;
+    api_journal_event(&ev, &op->c, op->remote, op->now, "write", op->section, op->acc.basis_text, "allowed");
+    if (journal_append(t, v->tab[VT_JOURNAL], op->citizen, &ev, NULL, NULL) != KERR_OK)
+        return t->err;
+    if (json_object_set_new(op->reply, "seq", json_integer((json_int_t)rec.seq)) != 0)
+        return store_txn_fail(t, KERR_INTERNAL);
+    return KERR_OK;
+}
+
+void handle_entry_create(struct request *r)
+{
+    vault *v = r->ctx;
+    const char *citizen = r->param[0], *section = r->param[1];
+    struct write_op *op = calloc(1, sizeof *op);
+    unsigned char *blob = NULL;
+    struct jerr err;
+    if (!op) {
+        api_reply_error(r, KERR_INTERNAL, NULL);
+        return;
+    }
+    op->v = v;
+    op->now = (int64_t)time(NULL);
+    snprintf(op->citizen, sizeof op->citizen, "%s", citizen);
+    snprintf(op->section, sizeof op->section, "%s", section);
+    snprintf(op->remote, sizeof op->remote, "%s", r->remote);
+    /* blob's bound here is the body limit's; its own limit is answered below as 413 */
+    const struct jspec spec[] = {
+        {.name = "statement", .type = JS_STRING, .out = &op->statement, .len = STMT_B64_MAX},
+        {.name = "signature", .type = JS_STRING, .out = &op->signature, .len = SIG_B64_MAX},
+        {.name = "blob", .type = JS_STRING, .out = &op->blob, .len = 4 * 1024 * 1024},
+    };
+    if (api_parse_body(r, spec, sizeof spec / sizeof spec[0], &op->body) != 0)
+        goto out;
+    size_t blob_b64 = strlen(op->blob);
+    if (blob_b64 > BLOB_B64_MAX) { /* b64 of ENTRY_BLOB_MAX bytes: longer decodes to more */
+        api_reply_error(r, KERR_TOO_LARGE, "The blob is larger than 1 MiB (blob).");
+        goto out;
+    }
+    size_t blob_len = 0, blob_cap = blob_b64 / 4 * 3 + 3;
+    if (!(blob = malloc(blob_cap))) {
+        api_reply_error(r, KERR_INTERNAL, NULL);
+        goto out;
+    }
+    if (b64_decode(blob, blob_cap, &blob_len, op->blob, blob_b64) != 0 || blob_len < KLUIS_AEAD_OVERHEAD) {
+        api_reply_error(r, KERR_BAD_ENCODING, "The blob is not base64url of nonce || ciphertext (blob).");
+        goto out;
+    }
+    if (blob_len > ENTRY_BLOB_MAX) {
+        api_reply_error(r, KERR_TOO_LARGE, "The blob is larger than 1 MiB (blob).");
+        goto out;
+    }
+    if (api_authenticate(r, &op->c) != 0 || api_access(r, v, &op->c, citizen, section, 1, &op->acc) != 0)
+        goto out;
+    if (kstmt_verify(&op->st, op->statement, op->signature, "entry", op->c.id, op->c.sign_pk, op->now, &err) != 0) {
+        reply_jerr(r, &err);
+        goto out;
+    }
+    if (strcmp(op->st.citizen, citizen) != 0 || strcmp(op->st.section, section) != 0) {
+        api_reply_error(r, KERR_BAD_STATEMENT, "The statement's citizen or section is not the one in the URL.");
+        goto out;
+    }
+    unsigned char h[KLUIS_HASH_BYTES];
+    if (kluis_blob_hash(h, blob, blob_len) != 0 || sodium_memcmp(h, op->st.blob_hash, sizeof h) != 0) {
+        api_reply_error(r, KERR_BAD_STATEMENT, "blob_hash is not the BLAKE2b-256 of the blob (blob_hash).");
+        goto out;
+    }
+    free(blob);
+    blob = NULL;
+
+    /* Early refusals on a snapshot; the apply decides again at commit time. */
+    store_txn t;
+    struct section_state s;
+    const char *msg = NULL;
+    store_txn_begin(v->st, &t, true);
+    kerr e = check_state(op, &t, &s, &msg);
+    if (e == KERR_OK)
+        e = vault_statement_id_used(v, &t, KSTMT_ENTRY, op->st.id);
+    store_txn_abort(&t);
+    if (e != KERR_OK) {
+        int st = kerr_status(e);
+        if (st == 400 || st == 404 || st == 409)
+            api_reply_error(r, e, msg);
+        else
+            reply_store_error(r, e);
+        goto out;
+    }
+    json_t *reply = json_object();
+    if (!reply) {
+        api_reply_error(r, KERR_INTERNAL, NULL);
+        goto out;
+    }
+    op->reply = reply;
+    api_commit_reply(r, v, write_apply, op, write_op_free, API_CREATED, reply, KERR_OK);
+    return;
+out:
+    free(blob);
+    write_op_free(op);
+}
