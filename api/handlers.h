@@ -119,5 +119,8 @@ void handle_override_escrow(struct request *r);
 void handle_override_wraps(struct request *r);
 /** POST /v1/overrides/{o}/close (authority role or beneficiary) {statement, signature} → {id, state}. */
 void handle_override_close(struct request *r);
+/** GET /v1/citizens/{c}/overrides (the citizen) → {citizen, overrides:[citizen view...]}, each from its
+ *  notice time on (citizen_notice_hours). */
+void handle_override_list_citizen(struct request *r);
 
 #endif

@@ -56,6 +56,7 @@ const struct route api_routes[] = {
     { "DELETE", "/v1/citizens/{}/sections/{}", handle_section_erase },
     { "GET", "/v1/citizens/{}/journal", handle_journal_get },
     { "GET", "/v1/citizens/{}/export", handle_export },
+    { "GET", "/v1/citizens/{}/overrides", handle_override_list_citizen },
     { "POST", "/v1/overrides", handle_override_create },
     { "GET", "/v1/overrides", handle_override_list },
     { "POST", "/v1/overrides/{}/approve", handle_override_approve },

@@ -142,6 +142,7 @@ struct audit {
     size_t nov, ovcap;
     struct smap ovidx;
     struct smap stmt_ids;      /* "type\nid" of every statement seen */
+    size_t n_active;           /* overrides in OV_ACTIVE: overdue() scans only when some are */
     struct audit_violation *v;
     size_t nv, vcap;
     int oom;
@@ -546,6 +547,7 @@ static void on_activated(struct audit *a, const json_t *j, const char *oid)
              o->n_approvers, (long long)c->override.approvals_required);
     o->state = OV_ACTIVE;
     o->was_active = 1;
+    a->n_active++;
     if (!json_is_integer(ja) || !json_is_integer(je)) {
         viol(a, o, "activation-times", "override.activated of %s lacks activated/expires", oid);
         o->expires = INT64_MAX / 2;
@@ -636,6 +638,8 @@ static void on_closed(struct audit *a, const json_t *j, const char *oid)
              (long long)o->expires, (long long)a->time, AUDIT_EXPIRY_GRACE);
         o->late_flagged = 1;
     }
+    if (o->state == OV_ACTIVE)
+        a->n_active--;
     o->state = OV_CLOSED;
     o->closed_at = a->time;
     snprintf(o->close_reason, sizeof o->close_reason, "%s", reason ? reason : "?");
@@ -644,7 +648,7 @@ static void on_closed(struct audit *a, const json_t *j, const char *oid)
 /* Every active override whose expiry (plus grace) lies before the leaf time T must be closed. */
 static void overdue(struct audit *a, int64_t t, const char *where)
 {
-    for (size_t i = 0; i < a->nov; i++) {
+    for (size_t i = 0; a->n_active && i < a->nov; i++) {
         struct override *o = a->ov[i];
         if (o->state == OV_ACTIVE && !o->late_flagged && t > o->expires + AUDIT_EXPIRY_GRACE) {
             viol(a, o, "expiry-closure-missing", "override %s expired at %lld and was not closed by %s %lld", o->id,

@@ -391,12 +391,9 @@ int main(void)
           "a leaf with a duplicate key is not JSON the auditor accepts");
     audit_free(a);
 
-    static const char *const close_late[] = {"expiry-closure-late", NULL};
-    static const char *const only_sig[] = {"bad-signature", NULL};
     static const char *const quorum[] = {"activation-quorum", NULL};
     static const char *const approval_bad[] = {"activation-quorum", "wrong-role", NULL};
     static const char *const replay_also[] = {"activation-quorum", NULL};
-    (void)only_sig;
     expect(M_FORGED_SIG, "forged request signature", "bad-signature", 7, NULL);
     expect(M_WRONG_ROLE, "override requested by an officer", "wrong-role", 7, NULL);
     expect(M_KEY_LATER, "mayor's key registered after the request", "signer-unknown", 6, NULL);
@@ -424,7 +421,6 @@ int main(void)
     expect(M_LEAF_MISMATCH, "leaf citizen differs from the statement", "leaf-mismatch", 7, NULL);
     expect(M_LONG_ACTIVATION, "active longer than the hours asked", "activation-times", 9, NULL);
     expect(M_DEACTIVATED_SIGNER, "request by a deactivated mayor", "signer-inactive", 8, NULL);
-    (void)close_late;
 
     /* escrow before activation (request known, not yet active) */
     {
