@@ -376,25 +376,14 @@ int cmd_override_list(int argc, char **argv)
 
 /* ---- the citizen's aftercare -------------------------------------------------------------------- */
 
-/* "issued" of the epoch statement (b64) S, or -1. */
-static int64_t statement_issued(const char *s)
-{
-    unsigned char buf[KSTMT_MAX_BYTES + 1];
-    size_t len = 0;
-    if (!s || b64_decode(buf, sizeof buf - 1, &len, s, strlen(s)) != 0)
-        return -1;
-    json_t *o = json_loadb((const char *)buf, len, 0, NULL);
-    int64_t t = o ? (int64_t)json_integer_value(json_object_get(o, "issued")) : -1;
-    json_decref(o);
-    return t;
-}
-
 void override_citizen_aftercare(void)
 {
     /* Sections whose keys left the vault under an override that has since closed: the vault
-     * journals one "override-closed" event per such section. A section whose current epoch was
-     * started (statement issued) after that event needs nothing. */
-    json_t *closed = json_object(); /* section → latest close time */
+     * journals one "override-closed" event per such section. A section rotated after that event
+     * (a later "rotate" event in the same journal: sequence numbers, not clock seconds, order
+     * them) needs nothing. */
+    json_t *closed = json_object();  /* section → seq of its latest override-closed event */
+    json_t *rotated = json_object(); /* section → seq of its latest rotate event */
     char path[200];
     uint64_t after = 0;
     for (int page = 0; page < 1000; page++) {
@@ -404,17 +393,20 @@ void override_citizen_aftercare(void)
         if (api_try(&r, "GET", path, NULL, API_AUTH) != 0) {
             json_decref(r.json);
             json_decref(closed);
+            json_decref(rotated);
             return;
         }
         json_t *ev = json_object_get(r.json, "events");
         size_t i, n = json_array_size(ev);
         json_t *e;
         json_array_foreach(ev, i, e) {
-            const char *a = cli_jstr(e, "action"), *s = cli_jstr(e, "section");
-            int64_t t = cli_jint(e, "time");
-            if (a && s && !strcmp(a, "override-closed") && t > json_integer_value(json_object_get(closed, s)))
-                json_object_set_new(closed, s, json_integer((json_int_t)t));
-            after = (uint64_t)cli_jint(e, "seq");
+            const char *a = cli_jstr(e, "action"), *s = cli_jstr(e, "section"), *res = cli_jstr(e, "result");
+            int64_t seq = cli_jint(e, "seq");
+            if (a && s && !strcmp(a, "override-closed"))
+                json_object_set_new(closed, s, json_integer((json_int_t)seq));
+            else if (a && s && !strcmp(a, "rotate") && res && !strcmp(res, "allowed"))
+                json_object_set_new(rotated, s, json_integer((json_int_t)seq));
+            after = (uint64_t)seq;
         }
         json_decref(r.json);
         if (n < 1000)
@@ -422,6 +414,7 @@ void override_citizen_aftercare(void)
     }
     if (!json_object_size(closed)) {
         json_decref(closed);
+        json_decref(rotated);
         return;
     }
     struct dossier d;
@@ -430,17 +423,13 @@ void override_citizen_aftercare(void)
     json_t *tv;
     json_t *todo = json_array();
     json_object_foreach(closed, sec, tv) {
-        const json_t *s = dossier_section(&d, sec);
-        int64_t cur = dossier_current_epoch(&d, sec);
-        if (!s || cur < 1)
+        json_t *rv = json_object_get(rotated, sec);
+        if (!dossier_section(&d, sec) || dossier_current_epoch(&d, sec) < 1 ||
+            (rv && json_integer_value(rv) > json_integer_value(tv)))
             continue;
-        size_t k;
-        json_t *ep;
-        json_array_foreach(json_object_get(s, "epochs"), k, ep) {
-            if (cli_jint(ep, "epoch") == cur && statement_issued(cli_jstr(ep, "statement")) < json_integer_value(tv))
-                json_array_append_new(todo, json_string(sec));
-        }
+        json_array_append_new(todo, json_string(sec));
     }
+    json_decref(rotated);
     dossier_free(&d);
     size_t i;
     json_t *x;
