@@ -27,7 +27,7 @@ TESTLIB_SRC:= $(sort $(filter-out $(UNIT_SRC) $(APITEST_SRC),$(wildcard tests/un
 
 B ?= build
 # The shared contract (SPEC, vectors, baselines) lives beside the checkout.
-SHARED ?= $(firstword $(wildcard $(KLUIS_SHARED) ../shared /work/shared))
+SHARED ?= $(abspath $(firstword $(wildcard $(KLUIS_SHARED) ../shared /work/shared)))
 LIB_OBJ  = $(patsubst %.c,$(B)/obj/%.o,$(VAULT_SRC) $(POLICY_SRC))
 API_OBJ  = $(patsubst %.c,$(B)/obj/%.o,$(API_SRC))
 CLI_OBJ  = $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC))
