@@ -125,7 +125,13 @@ struct override {
     size_t escrow, wraps;      /* leaves */
     size_t n_viol;
     int late_flagged;          /* expiry-closure-missing/late already reported */
+    char ground_title[128];    /* the ground's title in the charter in force at the request */
+    json_t *rules;             /* that charter's override rules, as they applied (audit show) */
+    json_t *history;           /* every leaf about this override: [{index, time, event, ...}] */
 };
+
+/* What the current leaf's statement turned out to be, for the override's history. */
+enum sig_status { SIG_NONE, SIG_VERIFIED, SIG_BAD, SIG_UNKNOWN_SIGNER, SIG_UNPARSED };
 
 struct audit {
     char *origin;
@@ -144,9 +150,39 @@ struct audit {
     struct smap stmt_ids;      /* "type\nid" of every statement seen */
     size_t n_active;           /* overrides in OV_ACTIVE: overdue() scans only when some are */
     struct audit_violation *v;
+    struct override **vov;     /* vov[i]: the override violation i was charged to, or NULL */
     size_t nv, vcap;
+    int64_t now;               /* audit_finish()'s clock (0 before) */
+    struct {                   /* the statement of the leaf being checked */
+        enum sig_status status;
+        char type[32], id[KLUIS_ID_MAX + 1], signer[KLUIS_ID_MAX + 1], role[16];
+        char reason[256];      /* an override-close statement's reason (cut) */
+        int64_t issued;
+    } cur;
     int oom;
 };
+
+/* Make S valid UTF-8 in place: a detail quotes leaf text cut at a byte count ("%.60s"), which may
+ * split a character, and an invalid string could not be put into the --json report. Every byte of
+ * an invalid or cut sequence becomes '?'. */
+static void utf8_fix(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+        size_t k = 1;
+        while (n && k < n && (p[k] & 0xc0) == 0x80)
+            k++;
+        int bad = n == 0 || k < n || (n == 2 && *p < 0xc2) || (n == 3 && *p == 0xe0 && p[1] < 0xa0) ||
+                  (n == 3 && *p == 0xed && p[1] >= 0xa0) || (n == 4 && *p == 0xf0 && p[1] < 0x90) ||
+                  (n == 4 && (*p > 0xf4 || (*p == 0xf4 && p[1] >= 0x90)));
+        if (bad) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
 
 static void __attribute__((format(printf, 4, 5)))
 viol(struct audit *a, struct override *o, const char *rule, const char *fmt, ...)
@@ -154,13 +190,17 @@ viol(struct audit *a, struct override *o, const char *rule, const char *fmt, ...
     if (a->nv == a->vcap) {
         size_t ncap = a->vcap ? a->vcap * 2 : 16;
         struct audit_violation *nvv = realloc(a->v, ncap * sizeof *nvv);
-        if (!nvv) {
+        if (nvv)
+            a->v = nvv;
+        struct override **nvo = nvv ? realloc(a->vov, ncap * sizeof *nvo) : NULL;
+        if (!nvv || !nvo) {
             a->oom = 1;
             return;
         }
-        a->v = nvv;
+        a->vov = nvo;
         a->vcap = ncap;
     }
+    a->vov[a->nv] = o;
     struct audit_violation *x = &a->v[a->nv++];
     x->index = a->n;
     snprintf(x->rule, sizeof x->rule, "%s", rule);
@@ -168,6 +208,7 @@ viol(struct audit *a, struct override *o, const char *rule, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(x->detail, sizeof x->detail, fmt, ap);
     va_end(ap);
+    utf8_fix(x->detail);
     if (o)
         o->n_viol++;
 }
@@ -331,8 +372,22 @@ static int open_stmt(struct audit *a, struct override *o, const json_t *j, const
         return -1;
     }
     if (kstmt_open(st, s, sig, type, &err) != 0) {
+        a->cur.status = SIG_UNPARSED;
+        snprintf(a->cur.type, sizeof a->cur.type, "%s", type);
         viol(a, o, "statement", "the %s statement does not parse: %.120s (%.40s)", type, err.msg, err.field);
         return -1;
+    }
+    snprintf(a->cur.type, sizeof a->cur.type, "%s", st->type_name);
+    snprintf(a->cur.id, sizeof a->cur.id, "%s", st->id);
+    snprintf(a->cur.signer, sizeof a->cur.signer, "%s", st->signer);
+    a->cur.issued = st->issued;
+    if (st->reason) {
+        size_t l = strlen(st->reason);
+        if (l >= sizeof a->cur.reason) /* cut at a character boundary: it stays valid UTF-8 */
+            for (l = sizeof a->cur.reason - 1; l > 0 && ((unsigned char)st->reason[l] & 0xc0) == 0x80; l--)
+                ;
+        memcpy(a->cur.reason, st->reason, l);
+        a->cur.reason[l] = 0;
     }
     return 0;
 }
@@ -357,15 +412,19 @@ static struct principal *signer(struct audit *a, struct override *o, struct kstm
 {
     struct principal *p = pfind(a, st->signer);
     if (!p) {
+        a->cur.status = SIG_UNKNOWN_SIGNER;
         viol(a, o, "signer-unknown", "%s %s is signed by %s, who is not registered earlier in the log",
              st->type_name, st->id, st->signer);
         return NULL;
     }
+    snprintf(a->cur.role, sizeof a->cur.role, "%s", krole_name(p->role));
     if (kstmt_check_signature(st, p->sign_pk, NULL) != 0) {
+        a->cur.status = SIG_BAD;
         viol(a, o, "bad-signature", "%s %s: the signature does not verify with the key %s registered at leaf %llu",
              st->type_name, st->id, p->id, (unsigned long long)p->registered);
         return NULL;
     }
+    a->cur.status = SIG_VERIFIED;
     if (!p->active)
         viol(a, o, "signer-inactive", "%s %s is signed by %s, deactivated earlier", st->type_name, st->id, p->id);
     return p;
@@ -378,6 +437,8 @@ static void ov_free(struct override *o)
     if (!o)
         return;
     kstmt_free(&o->req);
+    json_decref(o->rules);
+    json_decref(o->history);
     for (size_t i = 0; i < o->n_approvers; i++)
         free(o->approvers[i]);
     free(o->approvers);
@@ -401,7 +462,13 @@ static void on_requested(struct audit *a, const json_t *j, const char *oid)
         a->ovcap = ncap;
     }
     struct override *o = calloc(1, sizeof *o);
+    if (o && !(o->history = json_array())) {
+        free(o);
+        o = NULL;
+    }
     if (!o || smap_put(&a->ovidx, oid, a->nov) != 0) {
+        if (o)
+            json_decref(o->history);
         free(o);
         a->oom = 1;
         return;
@@ -431,7 +498,19 @@ static void on_requested(struct audit *a, const json_t *j, const char *oid)
     if (p && p->role != c->override.authority_role)
         viol(a, o, "wrong-role", "override %s is requested by %s (role %s); the charter gives that to the %s", oid, p->id,
              krole_name(p->role), krole_name(c->override.authority_role));
-    if (!charter_ground(c, st->ground))
+    const struct charter_ground *g = charter_ground(c, st->ground);
+    if (g && g->title)
+        snprintf(o->ground_title, sizeof o->ground_title, "%s", g->title);
+    o->rules = json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:s?}", "charter", c->id, "version",
+                         (json_int_t)c->version, "authority_role", krole_name(c->override.authority_role),
+                         "approver_role", krole_name(c->override.approver_role), "approvals_required",
+                         (json_int_t)c->override.approvals_required, "max_hours", (json_int_t)c->override.max_hours,
+                         "min_justification_chars", (json_int_t)c->override.min_justification_chars,
+                         "citizen_notice_hours", (json_int_t)c->override.citizen_notice_hours, "ground_title",
+                         g ? g->title : NULL);
+    if (!o->rules)
+        a->oom = 1;
+    if (!g)
         viol(a, o, "ground-unknown", "override %s names ground '%.64s', not in charter %s v%lld", oid, st->ground,
              c->id, (long long)c->version);
     size_t chars = policy_text_chars(st->justification);
@@ -658,12 +737,64 @@ static void overdue(struct audit *a, int64_t t, const char *where)
     }
 }
 
+/* ---- the history of an override (audit show) ------------------------------------------------ */
+
+static const char *sig_name(enum sig_status s)
+{
+    switch (s) {
+    case SIG_VERIFIED:
+        return "verified";
+    case SIG_BAD:
+        return "does not verify";
+    case SIG_UNKNOWN_SIGNER:
+        return "signer not registered earlier";
+    case SIG_UNPARSED:
+        return "statement does not parse";
+    default:
+        return "none";
+    }
+}
+
+/* Append leaf J (already checked) to the history of the override it names, when there is one. */
+static void record_history(struct audit *a, const json_t *j, const char *event, const char *oid)
+{
+    struct override *o = ofind(a, oid);
+    if (!o)
+        return;
+    json_t *h = json_pack("{s:I, s:I, s:s}", "index", (json_int_t)a->n, "time", (json_int_t)a->time, "event", event);
+    if (!h || json_array_append_new(o->history, h) != 0) {
+        a->oom = 1;
+        return;
+    }
+    static const char *const copy[] = {"citizen", "approver", "activated", "expires", "items", "reason"};
+    for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++) {
+        json_t *v = json_object_get(j, copy[i]);
+        if (v)
+            json_object_set(h, copy[i], v);
+    }
+    if (a->charter)
+        json_object_set_new(h, "charter",
+                            json_pack("{s:s, s:I}", "id", a->charter->id, "version", (json_int_t)a->charter->version));
+    if (a->cur.type[0]) {
+        json_t *st = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "type", a->cur.type, "id", a->cur.id, "signer",
+                               a->cur.signer, "signature", sig_name(a->cur.status), "signer_role",
+                               a->cur.role[0] ? a->cur.role : NULL);
+        if (st && a->cur.status != SIG_UNPARSED)
+            json_object_set_new(st, "issued", json_integer(a->cur.issued));
+        if (st && a->cur.reason[0])
+            json_object_set_new(st, "reason", json_string(a->cur.reason));
+        if (!st || json_object_set_new(h, "statement", st) != 0)
+            a->oom = 1;
+    }
+}
+
 /* ---- one leaf ------------------------------------------------------------------------------- */
 
 int audit_leaf(struct audit *a, const unsigned char *leaf, size_t len)
 {
     if (a->oom)
         return -1;
+    memset(&a->cur, 0, sizeof a->cur);
     struct jerr err = {0};
     json_t *j = jspec_parse((const char *)leaf, len, &err);
     if (!j) {
@@ -717,6 +848,8 @@ int audit_leaf(struct audit *a, const unsigned char *leaf, size_t len)
     } else {
         viol(a, NULL, "unknown-event", "unknown event '%.60s'", event);
     }
+    if (strncmp(event, "override.", 9) == 0 && oid && jspec_is_id(oid))
+        record_history(a, j, event, oid);
     overdue(a, a->time, "the leaf time");
     json_decref(j);
     a->n++;
@@ -727,6 +860,7 @@ int audit_finish(struct audit *a, int64_t now)
 {
     if (a->n == 0)
         viol(a, NULL, "vault-created", "the log is empty");
+    a->now = now;
     overdue(a, now, "now,");
     return a->oom ? -1 : 0;
 }
@@ -758,22 +892,39 @@ static const char *state_name(enum ov_state s)
     return s == OV_PENDING ? "pending" : s == OV_ACTIVE ? "active" : "closed";
 }
 
-json_t *audit_overrides_json(const struct audit *a)
+/* The distinct rule names charged to O, in the order first found. */
+static json_t *rules_of(const struct audit *a, const struct override *o)
 {
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < a->nov; i++) {
-        const struct override *o = a->ov[i];
-        json_t *ap = json_array();
-        for (size_t k = 0; ap && k < o->n_approvers; k++)
-            json_array_append_new(ap, json_string(o->approvers[k]));
-        json_t *x = json_pack("{s:s, s:s, s:I, s:s, s:o*, s:I, s:I, s:I, s:s}", "id", o->id, "citizen", o->citizen,
-                              "requested", (json_int_t)o->requested, "state", state_name(o->state), "approvals", ap,
-                              "escrow_released", (json_int_t)o->escrow, "wraps_uploaded", (json_int_t)o->wraps,
-                              "violations", (json_int_t)o->n_viol, "verdict", o->n_viol ? "violation" : "ok");
-        if (!x || json_array_append_new(arr, x) != 0) {
-            json_decref(arr);
+    json_t *r = json_array();
+    for (size_t i = 0; r && i < a->nv; i++) {
+        if (a->vov[i] != o)
+            continue;
+        size_t k;
+        json_t *e;
+        int seen = 0;
+        json_array_foreach(r, k, e) seen |= strcmp(json_string_value(e), a->v[i].rule) == 0;
+        if (!seen && json_array_append_new(r, json_string(a->v[i].rule)) != 0) {
+            json_decref(r);
             return NULL;
         }
+    }
+    return r;
+}
+
+/* One override's summary (see audit_overrides_json()); NULL when memory is exhausted. */
+static json_t *summary(const struct audit *a, const struct override *o)
+{
+    json_t *ap = json_array();
+        for (size_t k = 0; ap && k < o->n_approvers; k++)
+            json_array_append_new(ap, json_string(o->approvers[k]));
+    json_t *x = json_pack("{s:s, s:s, s:I, s:s, s:o*, s:I, s:I, s:I, s:s, s:o*}", "id", o->id, "citizen", o->citizen,
+                          "requested", (json_int_t)o->requested, "state", state_name(o->state), "approvals", ap,
+                          "escrow_released", (json_int_t)o->escrow, "wraps_uploaded", (json_int_t)o->wraps,
+                          "violations", (json_int_t)o->n_viol, "verdict", o->n_viol ? "violation" : "ok", "rules",
+                          rules_of(a, o));
+    if (!x || !json_object_get(x, "rules"))
+        return json_decref(x), NULL;
+    {
         if (o->req_ok) {
             json_object_set_new(x, "mayor", json_string(o->req.signer));
             json_object_set_new(x, "beneficiary", json_string(o->req.beneficiary));
@@ -781,10 +932,21 @@ json_t *audit_overrides_json(const struct audit *a)
             json_object_set_new(x, "justification", json_string(o->req.justification));
             json_object_set_new(x, "hours", json_integer(o->req.hours));
             json_object_set(x, "sections", o->req.sections);
+            json_object_set_new(x, "requested_at", json_integer(o->req.issued));
         }
+        if (o->ground_title[0])
+            json_object_set_new(x, "ground_title", json_string(o->ground_title));
+        if (o->rules)
+            json_object_set_new(x, "charter", json_pack("{s:O, s:O}", "id", json_object_get(o->rules, "charter"),
+                                                        "version", json_object_get(o->rules, "version")));
         if (o->was_active) {
             json_object_set_new(x, "activated", json_integer(o->activated));
             json_object_set_new(x, "expires", json_integer(o->expires));
+            /* how long it really was open: until its close or expiry, or until now */
+            int64_t end = o->state == OV_CLOSED ? o->closed_at : a->now ? a->now : a->time;
+            if (end > o->expires)
+                end = o->expires;
+            json_object_set_new(x, "active_seconds", json_integer(end > o->activated ? end - o->activated : 0));
         }
         if (o->state == OV_CLOSED) {
             json_object_set_new(x, "closed", json_integer(o->closed_at));
@@ -793,7 +955,93 @@ json_t *audit_overrides_json(const struct audit *a)
                 json_object_set_new(x, "closed_by", json_string(o->closed_by));
         }
     }
+    return x;
+}
+
+json_t *audit_overrides_json(const struct audit *a)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < a->nov; i++) {
+        json_t *x = summary(a, a->ov[i]);
+        if (!x || json_array_append_new(arr, x) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
     return arr;
+}
+
+int audit_override_known(const struct audit *a, const char *id)
+{
+    return ofind((struct audit *)a, id) != NULL;
+}
+
+json_t *audit_override_detail(const struct audit *a, const char *id)
+{
+    const struct override *o = ofind((struct audit *)a, id);
+    if (!o)
+        return NULL;
+    json_t *x = summary(a, o), *hist = json_deep_copy(o->history), *vl = json_array();
+    if (!x || !hist || !vl)
+        goto oom;
+    /* the violations of this override: charged to it, or found at one of its leaves */
+    for (size_t i = 0; i < a->nv; i++) {
+        const struct audit_violation *v = &a->v[i];
+        json_t *at = NULL, *h;
+        size_t k;
+        json_array_foreach(hist, k, h) if ((uint64_t)json_integer_value(json_object_get(h, "index")) == v->index) at = h;
+        if (a->vov[i] != o && !(a->vov[i] == NULL && at))
+            continue;
+        json_t *vj = json_pack("{s:I, s:s, s:s}", "index", (json_int_t)v->index, "rule", v->rule, "detail", v->detail);
+        if (!vj || json_array_append(vl, vj) != 0) {
+            json_decref(vj);
+            goto oom;
+        }
+        if (at) {
+            json_t *hv = json_object_get(at, "violations");
+            if (!hv && json_object_set_new(at, "violations", hv = json_array()) != 0)
+                hv = NULL;
+            if (!hv || json_array_append(hv, vj) != 0) {
+                json_decref(vj);
+                goto oom;
+            }
+        }
+        json_decref(vj);
+    }
+    /* the rules of the violations found at its leaves too */
+    json_t *rules = json_array();
+    int bad = rules == NULL;
+    size_t k;
+    json_t *vj;
+    json_array_foreach(vl, k, vj) {
+        const char *r = json_string_value(json_object_get(vj, "rule"));
+        size_t q;
+        json_t *e;
+        int seen = 0;
+        json_array_foreach(rules, q, e) seen |= strcmp(json_string_value(e), r) == 0;
+        if (!seen && json_array_append_new(rules, json_string(r)) != 0)
+            bad = 1;
+    }
+    /* json_object_set_new() consumes the value even when it fails: check the result once */
+    json_object_set_new(x, "rules", rules);
+    json_object_set_new(x, "violations", json_integer((json_int_t)json_array_size(vl)));
+    json_object_set_new(x, "verdict", json_string(json_array_size(vl) ? "violation" : "ok"));
+    json_object_set_new(x, "charter_rules", o->rules ? json_incref(o->rules) : json_null());
+    json_object_set_new(x, "history", hist);
+    json_object_set_new(x, "findings", vl);
+    static const char *const need[] = {"rules", "violations", "verdict", "charter_rules", "history", "findings"};
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+        bad |= !json_object_get(x, need[i]);
+    if (bad) {
+        json_decref(x);
+        return NULL;
+    }
+    return x;
+oom:
+    json_decref(hist);
+    json_decref(vl);
+    json_decref(x);
+    return NULL;
 }
 
 void audit_free(struct audit *a)
@@ -808,6 +1056,7 @@ void audit_free(struct audit *a)
     smap_free(&a->stmt_ids);
     free(a->p);
     free(a->v);
+    free(a->vov);
     free(a->origin);
     charter_free(a->charter);
     free(a);

@@ -103,10 +103,31 @@ void audit_get_stats(const struct audit *a, struct audit_stats *s);
  * @brief One object per override, in order of request: {id, citizen, mayor, beneficiary, ground,
  *        justification, hours, sections, approvals:[ids], state ("pending"|"active"|"closed"),
  *        requested, activated?, expires?, closed?, close_reason?, closed_by?, escrow_released,
- *        wraps_uploaded, violations (count), verdict ("ok"|"violation")}.
+ *        wraps_uploaded, violations (count), verdict ("ok"|"violation"), rules:[the distinct rule
+ *        names charged to it], requested_at? (the statement's issued), ground_title? (from the
+ *        charter in force at the request), charter?:{id, version} (that charter), active_seconds?
+ *        (activated until its close, expiry or now, whichever came first)}.
  * @return a new reference (json_decref()), or NULL when memory is exhausted.
  */
 json_t *audit_overrides_json(const struct audit *a) __attribute__((warn_unused_result));
+
+/** @brief Whether override ID was requested in the log replayed so far. */
+int audit_override_known(const struct audit *a, const char *id);
+
+/**
+ * @brief One override with its whole history, for `kluis audit show`: the audit_overrides_json()
+ *        summary plus charter_rules (the override rules of the charter in force at the request:
+ *        {charter, version, authority_role, approver_role, approvals_required, max_hours,
+ *        min_justification_chars, citizen_notice_hours, ground_title?}), history (every leaf about
+ *        it, in log order: {index, time, event, charter:{id,version}, the leaf's own fields
+ *        (citizen, approver, activated, expires, items, reason), statement?:{type, id, signer,
+ *        signer_role?, issued?, reason? (of an override-close), signature: "verified" | "does not verify" | "signer not registered
+ *        earlier" | "statement does not parse"}, violations?:[...]}) and findings (its violations:
+ *        those charged to it and any found at one of its leaves, [{index, rule, detail}]);
+ *        violations/verdict/rules count those findings.
+ * @return a new reference, or NULL when ID is unknown (audit_override_known()) or memory is out.
+ */
+json_t *audit_override_detail(const struct audit *a, const char *id) __attribute__((warn_unused_result));
 
 /** @brief Free A and everything it holds. NULL ignored. */
 void audit_free(struct audit *a);

@@ -305,6 +305,7 @@ int cmd_request(int argc, char **argv);
 int cmd_read(int argc, char **argv);
 int cmd_write(int argc, char **argv);
 int cmd_audit_verify(int argc, char **argv);
+int cmd_audit_show(int argc, char **argv);
 
 int cmd_override_request(int argc, char **argv);
 int cmd_override_approve(int argc, char **argv);

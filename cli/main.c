@@ -193,6 +193,14 @@ static const struct command commands[] = {
      "\nExamples:\n  kluis --key accountant.key audit verify\n"
      "  kluis --key accountant.key --json audit verify --state /srv/audit/kluis.state\n",
      cmd_audit_verify},
+    {"audit show", "kluis audit show ID [--state FILE] [--log-key B64]",
+     "Verifies the log exactly as `audit verify` does (and advances the same state), then shows one\n"
+     "override with its whole history: every leaf about it in log order with its time, the signed\n"
+     "statement it carries (type, id, signer and role, whether the signature verifies with the key\n"
+     "the log registered earlier), the charter rules that applied, and the verdict. Exits 4 when\n"
+     "this override has a violation, 2 when the log never requested it.\n"
+     "\nExample:\n  kluis --key accountant.key audit show ov-3f9c...\n",
+     cmd_audit_show},
     {"help", "kluis help [COMMAND]", "Lists the commands, or explains one.\n", NULL},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -370,7 +370,67 @@ int main(void)
           "o-1 summary: closed by the mayor, approved by fg-piet, ok");
     CHECK(o2 && !strcmp(json_string_value(json_object_get(o2, "close_reason")), "expired"),
           "o-2 summary: closed by expiry");
+    CHECK(o1 && !strcmp(json_string_value(json_object_get(o1, "ground_title")), "Acuut gevaar") &&
+              json_array_size(json_object_get(o1, "rules")) == 0 &&
+              json_integer_value(json_object_get(json_object_get(o1, "charter"), "version")) == 1 &&
+              json_integer_value(json_object_get(o1, "requested_at")) == T0 &&
+              json_integer_value(json_object_get(o1, "active_seconds")) == HOUR,
+          "o-1 summary: ground title from the charter, no rules broken, charter v1, active one hour until its close");
+    CHECK(o2 && json_integer_value(json_object_get(o2, "active_seconds")) == HOUR,
+          "o-2 summary: active until its expiry, not until the sweeper's leaf");
     json_decref(ov);
+    json_t *d = audit_override_detail(a, "o-1");
+    const json_t *hist = json_object_get(d, "history");
+    int order = json_array_size(hist) == 6, verified = 0;
+    for (size_t i = 0; i < json_array_size(hist); i++) {
+        const json_t *h = json_array_get(hist, i), *stj = json_object_get(h, "statement");
+        order &= json_integer_value(json_object_get(h, "index")) == (json_int_t)(7 + i);
+        verified += stj && !strcmp(json_string_value(json_object_get(stj, "signature")), "verified");
+    }
+    CHECK(d && order && verified == 3, "detail: leaves 7..12 in order, three signatures verified");
+    CHECK(d && !strcmp(json_string_value(json_object_get(json_object_get(json_array_get(hist, 5), "statement"),
+                                                         "reason")),
+                       "Gevaar geweken") &&
+              !strcmp(json_string_value(json_object_get(json_object_get(json_array_get(hist, 1), "statement"),
+                                                        "signer_role")),
+                      "officer"),
+          "detail: the close reason and the approver's role");
+    CHECK(d && json_integer_value(json_object_get(json_object_get(d, "charter_rules"), "max_hours")) == 72 &&
+              json_array_size(json_object_get(d, "findings")) == 0 &&
+              !strcmp(json_string_value(json_object_get(d, "verdict")), "ok"),
+          "detail: the charter's rules as they applied, no findings, ok");
+    json_decref(d);
+    CHECK(!audit_override_detail(a, "o-9") && !audit_override_known(a, "o-9") && audit_override_known(a, "o-2"),
+          "detail: an override never requested is unknown");
+    audit_free(a);
+
+    /* the findings of an override sit at the leaf where they were found */
+    a = replay(M_NO_QUORUM);
+    d = audit_override_detail(a, "o-1");
+    hist = json_object_get(d, "history");
+    const json_t *h8 = json_array_get(hist, 1);
+    CHECK(d && json_integer_value(json_object_get(h8, "index")) == 8 &&
+              !strcmp(json_string_value(json_object_get(json_array_get(json_object_get(h8, "violations"), 0), "rule")),
+                      "activation-quorum") &&
+              json_array_size(json_object_get(d, "findings")) == 1 &&
+              !strcmp(json_string_value(json_object_get(d, "verdict")), "violation") &&
+              !strcmp(json_string_value(json_array_get(json_object_get(d, "rules"), 0)), "activation-quorum"),
+          "detail: activation without quorum marked at the activation leaf");
+    json_decref(d);
+    ov = audit_overrides_json(a);
+    CHECK(ov && !strcmp(json_string_value(json_array_get(json_object_get(json_array_get(ov, 0), "rules"), 0)),
+                        "activation-quorum") &&
+              json_array_size(json_object_get(json_array_get(ov, 1), "rules")) == 0,
+          "summary: the rules are charged to the override that broke them only");
+    json_decref(ov);
+    audit_free(a);
+    a = replay(M_FORGED_SIG);
+    d = audit_override_detail(a, "o-1");
+    CHECK(d && !strcmp(json_string_value(json_object_get(
+                           json_object_get(json_array_get(json_object_get(d, "history"), 0), "statement"), "signature")),
+                       "does not verify"),
+          "detail: a forged request signature is shown as not verifying");
+    json_decref(d);
     audit_free(a);
 
     /* a pinned key or origin other than the log's own */
@@ -390,6 +450,25 @@ int main(void)
     CHECK(a && audit_leaf(a, (const unsigned char *)"{\"index\":0,\"index\":0}", 22) == 0 && audit_has(a, "leaf-json"),
           "a leaf with a duplicate key is not JSON the auditor accepts");
     audit_free(a);
+
+    /* a detail quoting leaf text cut inside a character stays valid UTF-8 (the --json report) */
+    {
+        char lf[256];
+        snprintf(lf, sizeof lf, "{\"index\":0,\"time\":1,\"event\":\"%s\xc3\xa9\xc3\xa9\"}",
+                 "x23456789x23456789x23456789x23456789x23456789x23456789x2345678"); /* 59 + 2-byte chars */
+        a = audit_new(NULL, NULL);
+        const struct audit_violation *vv = NULL;
+        int valid = 1;
+        if (a && audit_leaf(a, (const unsigned char *)lf, strlen(lf)) == 0)
+            vv = audit_violations(a, &n);
+        for (size_t i = 0; vv && i < n; i++) {
+            json_t *js = json_string(vv[i].detail);
+            valid &= js != NULL;
+            json_decref(js);
+        }
+        CHECK(vv && audit_has(a, "unknown-event") && valid, "violation details are valid UTF-8 even when cut");
+        audit_free(a);
+    }
 
     static const char *const quorum[] = {"activation-quorum", NULL};
     static const char *const approval_bad[] = {"activation-quorum", "wrong-role", NULL};
