@@ -36,7 +36,7 @@ UNIT_BIN = $(patsubst tests/unit/test_%.c,$(B)/tests/test_%,$(UNIT_SRC))
 API_BIN  = $(patsubst tests/api/test_%.c,$(B)/tests/api_%,$(APITEST_SRC))
 CLI_TEST = $(patsubst tests/cli/%.sh,$(B)/tests/cli_%,$(CLITEST_SH))
 
-.PHONY: all asan check test deps run bench fuzz clean web
+.PHONY: all asan check test deps run bench fuzz clean web torture
 all: $(B)/kluisd $(B)/kluis
 	@ln -sf $(B)/kluisd kluisd; ln -sf $(B)/kluis kluis
 	@if [ -d web/node_modules ]; then sh web/build.sh; fi
@@ -98,6 +98,11 @@ run: deps
 	$(MAKE) web
 	$(MAKE) all
 	@scripts/demo.sh
+
+# Issue 8's long fault tests (README "Torture tests"): 200 kill -9 rounds, then the fault tests.
+torture: deps
+	$(MAKE) all tests
+	tests/torture/run.sh
 
 # libFuzzer targets (fuzz/): each runs FUZZ_SECONDS on a copy of its committed seed corpus.
 FUZZ_SECONDS ?= 60

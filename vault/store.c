@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -79,6 +80,8 @@ bool store_rc_is_fatal(int rc)
     case MDB_KEYEXIST:
     case MDB_BAD_VALSIZE:
     case ENOMEM:
+    case ENOSPC: /* only ever a data-page write or sync before the meta page: see store_txn_commit */
+    case EDQUOT:
         return false;
     default:
         return true;
@@ -212,13 +215,27 @@ kerr store_open(store **out, const char *dir, const unsigned char storage_key[ST
         crypto_kdf_derive_from_key(IDX_KEY(st), 32, 1, "kluisidx", storage_key) != 0)
         goto fail;
 
-    if ((rc = mdb_env_create(&st->env)) != 0)
-        goto fail;
-    if ((rc = mdb_env_set_mapsize(st->env, opts->map_size ? opts->map_size : STORE_MAP_SIZE_DEFAULT)) ||
-        (rc = mdb_env_set_maxdbs(st->env, STORE_MAX_TABLES)) ||
-        (rc = mdb_env_set_maxreaders(st->env, opts->max_readers ? opts->max_readers : 126)))
-        goto fail;
-    if ((rc = mdb_env_open(st->env, dir, MDB_NOTLS | opts->env_flags, 0600)) != 0) {
+    /* The default map is address space only; where less is to be had (a ulimit -v, valgrind's
+     * address-space manager) mapping it fails (ENOMEM, or EINVAL under valgrind): halve it, down to 1 GiB, and retry. An
+     * explicit map_size is taken as given. */
+    size_t map = opts->map_size ? opts->map_size : STORE_MAP_SIZE_DEFAULT;
+    for (;;) {
+        if ((rc = mdb_env_create(&st->env)) != 0) {
+            st->env = NULL;
+            goto fail;
+        }
+        if ((rc = mdb_env_set_mapsize(st->env, map)) ||
+            (rc = mdb_env_set_maxdbs(st->env, STORE_MAX_TABLES)) ||
+            (rc = mdb_env_set_maxreaders(st->env, opts->max_readers ? opts->max_readers : 126)))
+            goto fail;
+        if ((rc = mdb_env_open(st->env, dir, MDB_NOTLS | opts->env_flags, 0600)) == 0)
+            break;
+        if ((rc == ENOMEM || rc == EINVAL) && !opts->map_size && map > ((size_t)1 << 30)) {
+            mdb_env_close(st->env);
+            st->env = NULL;
+            map /= 2;
+            continue;
+        }
         e = rc == ENOENT ? KERR_NOT_FOUND : store_kerr(rc);
         goto fail;
     }
@@ -354,6 +371,23 @@ void store_txn_abort(store_txn *t)
     txn_unlink(t);
 }
 
+/* Whether the file system holding ST has less than STORE_FULL_SLACK bytes left (what root may use:
+ * kluisd may run as root). LMDB reports a short write of data pages as EIO (mdb_page_flush), and a
+ * full disk usually ends in one; with the disk (nearly) full that EIO is taken for what it is,
+ * ENOSPC. Either way LMDB failed before writing the meta page (a failed meta write panics the
+ * environment: MDB_PANIC, fatal), so the last committed state is intact and the next transaction
+ * rewrites every page it references: not a doubtful store, storage_full until space returns. */
+#define STORE_FULL_SLACK ((unsigned long long)16 << 20)
+static bool disk_nearly_full(store *st)
+{
+    struct statvfs vs;
+    mdb_filehandle_t fd;
+    if (mdb_env_get_fd(st->env, &fd) != 0 || fstatvfs(fd, &vs) != 0)
+        return false;
+    unsigned long long avail = (unsigned long long)(geteuid() == 0 ? vs.f_bfree : vs.f_bavail) * vs.f_frsize;
+    return avail < STORE_FULL_SLACK;
+}
+
 kerr store_txn_commit(store_txn *t)
 {
     int rc, inj;
@@ -369,6 +403,8 @@ kerr store_txn_commit(store_txn *t)
     }
     rc = mdb_txn_commit(t->txn); /* frees the txn, even on failure */
     txn_unlink(t);
+    if (rc == EIO && !t->parent && disk_nearly_full(t->st))
+        rc = ENOSPC;
     if (rc != 0)
         return txn_mdb_fail(t, rc);
     return KERR_OK;

@@ -159,7 +159,9 @@ kerr store_kerr(int rc);
  * @brief Whether a failed commit with code RC leaves the store doubtful (I/O errors, failed
  *        fsync, corruption, panic) so that a writer must stop writing. False for 0, MDB_NOTFOUND,
  *        MDB_MAP_FULL, MDB_TXN_FULL, MDB_READERS_FULL, MDB_MAP_RESIZED, MDB_KEYEXIST,
- *        MDB_BAD_VALSIZE and ENOMEM; true for anything else.
+ *        MDB_BAD_VALSIZE, ENOMEM, ENOSPC and EDQUOT (a full disk: LMDB fails before it writes the
+ *        meta page, so the committed state is intact and service resumes when space returns);
+ *        true for anything else.
  */
 bool store_rc_is_fatal(int rc);
 
@@ -211,7 +213,9 @@ void store_txn_begin_child(store_txn *parent, store_txn *child);
  * @brief End T: commit it when healthy (durably, for a top-level write transaction), else abort.
  * @return KERR_OK; the first error T met (it was aborted); or the translated commit error, with
  *         T->rc holding LMDB's code. Committing an ended transaction again returns
- *         its error, or KERR_INTERNAL when it had none; it never touches LMDB.
+ *         its error, or KERR_INTERNAL when it had none; it never touches LMDB. A failed top-level
+ *         commit with EIO while the file system has less than 16 MiB left is reported as ENOSPC
+ *         (KERR_STORAGE_FULL): LMDB turns a short data-page write into EIO.
  */
 kerr store_txn_commit(store_txn *t);
 
