@@ -36,7 +36,7 @@ UNIT_BIN = $(patsubst tests/unit/test_%.c,$(B)/tests/test_%,$(UNIT_SRC))
 API_BIN  = $(patsubst tests/api/test_%.c,$(B)/tests/api_%,$(APITEST_SRC))
 CLI_TEST = $(patsubst tests/cli/%.sh,$(B)/tests/cli_%,$(CLITEST_SH))
 
-.PHONY: all asan check test deps run bench fuzz clean web torture
+.PHONY: all asan check test deps run bench fuzz clean web torture valgrind lint
 all: $(B)/kluisd $(B)/kluis
 	@ln -sf $(B)/kluisd kluisd; ln -sf $(B)/kluis kluis
 	@if [ -d web/node_modules ]; then sh web/build.sh; fi
@@ -103,6 +103,16 @@ run: deps
 torture: deps
 	$(MAKE) all tests
 	tests/torture/run.sh
+	tests/torture/flood.sh $(B)
+	tests/torture/mixed.sh $(B)
+	tests/coredump.sh $(B)
+
+# The normal-build tests and their kluisd under valgrind memcheck; cppcheck and clang-tidy.
+valgrind: deps
+	$(MAKE) all tests
+	tests/valgrind.sh $(B)
+lint:
+	tests/lint.sh
 
 # libFuzzer targets (fuzz/): each runs FUZZ_SECONDS on a copy of its committed seed corpus.
 FUZZ_SECONDS ?= 60

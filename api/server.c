@@ -48,6 +48,8 @@ struct api_server {
     const struct route *routes;
     size_t nroutes;
     size_t body_limit;
+    size_t body_budget;   /* most body bytes buffered at once, all requests together */
+    size_t body_inflight; /* bytes reserved now (atomic)                             */
     unsigned int grace_ms;
     unsigned int port;
     void *ctx;
@@ -196,7 +198,7 @@ void api_reply_error(struct request *r, kerr code, const char *message)
     if (!message)
         message = kerr_message(code);
     /* Only printable ASCII leaves: no control bytes, and always valid UTF-8 for Jansson. */
-    for (; message[i] && i < sizeof clean - 1; i++) {
+    for (; i < sizeof clean - 1 && message[i]; i++) {
         unsigned char c = (unsigned char)message[i];
         clean[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
     }
@@ -429,6 +431,112 @@ static void remote_of(struct MHD_Connection *c, char *out, size_t cap)
                   (socklen_t)cap);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Framing: what libmicrohttpd 0.9.75 tolerates and we do not                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/* RFC 9110 tchar. */
+static int tchar(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Headers that must appear at most once: a second copy is how a request means two things to two
+ * parsers (a proxy in front and us), so it is refused rather than resolved either way. */
+static const char *const singletons[] = { "Host", "Content-Length", "Content-Type", "Authorization",
+                                          "Transfer-Encoding", "Expect", "Connection" };
+#define NSINGLE (sizeof singletons / sizeof singletons[0])
+
+struct framing {
+    unsigned seen[NSINGLE];
+    const char *fault;
+    size_t nargs;
+    const char *args[32];
+};
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    struct framing *f = cls;
+    (void)kind;
+    if (!key || key_size == 0 || key_size != strlen(key)) {
+        f->fault = "malformed header name";
+        return MHD_NO;
+    }
+    for (size_t i = 0; i < key_size; i++)
+        if (!tchar((unsigned char)key[i])) {
+            f->fault = "malformed header name";
+            return MHD_NO;
+        }
+    /* field-value: no NUL (libmicrohttpd would cut the value there), no other control byte */
+    if (value && value_size != strlen(value)) {
+        f->fault = "malformed header value";
+        return MHD_NO;
+    }
+    for (size_t i = 0; value && i < value_size; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            f->fault = "malformed header value";
+            return MHD_NO;
+        }
+    }
+    for (size_t i = 0; i < NSINGLE; i++)
+        if (strcasecmp(key, singletons[i]) == 0 && ++f->seen[i] > 1) {
+            f->fault = "repeated header";
+            return MHD_NO;
+        }
+    return MHD_YES;
+}
+
+static enum MHD_Result framing_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size)
+{
+    struct framing *f = cls;
+    (void)kind;
+    (void)value;
+    (void)value_size;
+    if (!key || key_size != strlen(key)) {
+        f->fault = "malformed query";
+        return MHD_NO;
+    }
+    for (size_t i = 0; i < f->nargs; i++)
+        if (strcmp(f->args[i], key) == 0) {
+            f->fault = "repeated query parameter";
+            return MHD_NO;
+        }
+    if (f->nargs == sizeof f->args / sizeof f->args[0]) {
+        f->fault = "too many query parameters";
+        return MHD_NO;
+    }
+    f->args[f->nargs++] = key;
+    return MHD_YES;
+}
+
+/*
+ * NULL when the request's headers and query are unambiguous, else what is wrong. libmicrohttpd
+ * 0.9.75 has already refused broken request lines, bad Content-Length values, a Content-Length
+ * beside chunked, and header blocks over the connection memory; it accepts header names with
+ * spaces or other separators, values holding a NUL (cut there), repeated singleton headers (it
+ * then uses the first), a Transfer-Encoding other than chunked (it then reads the body until the
+ * connection closes), and repeated query parameters. Each is a way for a request to mean one thing
+ * to a proxy in front of kluisd and another to kluisd: refused here, before anything is routed.
+ */
+static const char *framing_fault(struct MHD_Connection *c)
+{
+    struct framing f;
+    memset(&f, 0, sizeof f);
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, framing_header, &f);
+    if (!f.fault) {
+        const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+        if (te && strcasecmp(te, "chunked") != 0)
+            f.fault = "unsupported transfer coding";
+    }
+    if (!f.fault)
+        MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, framing_arg, &f);
+    return f.fault;
+}
+
 /* Strict decimal Content-Length; UINT64_MAX when absent-but-unparsable or overflowing. */
 static uint64_t content_length(struct MHD_Connection *c, int *present)
 {
@@ -448,9 +556,15 @@ static uint64_t content_length(struct MHD_Connection *c, int *present)
     return x;
 }
 
-/* Make room for NEED body bytes (plus a NUL); the old buffer is wiped, never left to realloc. */
+/*
+ * Make room for NEED body bytes (plus a NUL); the old buffer is wiped, never left to realloc.
+ * Every request's buffer counts against the server's body budget: a thousand slow uploads that
+ * each stop short of the body limit would otherwise hold a thousand times the limit. Over the
+ * budget the upload is refused (-1), whatever its own size.
+ */
 static int body_reserve(struct request *r, size_t need, size_t limit)
 {
+    struct api_server *s = (struct api_server *)r->srv_;
     if (need <= r->bodycap_)
         return 0;
     size_t cap = r->bodycap_ ? r->bodycap_ : 16384;
@@ -458,9 +572,16 @@ static int body_reserve(struct request *r, size_t need, size_t limit)
         cap = cap > limit / 2 ? limit : cap * 2;
     if (cap < need)
         cap = need;
-    char *nb = malloc(cap + 1);
-    if (!nb)
+    size_t grow = cap - r->bodycap_;
+    if (__atomic_add_fetch(&s->body_inflight, grow, __ATOMIC_RELAXED) > s->body_budget) {
+        __atomic_sub_fetch(&s->body_inflight, grow, __ATOMIC_RELAXED);
         return -1;
+    }
+    char *nb = malloc(cap + 1);
+    if (!nb) {
+        __atomic_sub_fetch(&s->body_inflight, grow, __ATOMIC_RELAXED);
+        return -1;
+    }
     if (r->bodybuf_) {
         memcpy(nb, r->bodybuf_, r->body_len);
         sodium_memzero(r->bodybuf_, r->bodycap_ + 1);
@@ -510,6 +631,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->srv_ = s;
         r->bearer = bearer_of(conn);
         remote_of(conn, r->remote, sizeof r->remote);
+        const char *fault = framing_fault(conn);
+        if (fault) {
+            /* The body, if any, is never read: the connection closes after this answer. */
+            api_reply_error(r, KERR_BAD_REQUEST, fault);
+            api_reply_header(r, "Connection", "close");
+            return queue(r);
+        }
         if (s->web && api_static_serve(s->web, r))
             return queue(r);
         if (api_route(r, s->routes, s->nroutes) != 0)
@@ -525,7 +653,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
          * so idle connections that merely announce 2 MiB cost nothing. */
         if (present && cl > 0 &&
             body_reserve(r, cl < 65536 ? (size_t)cl : 65536, s->body_limit) != 0) {
-            api_reply_error(r, KERR_INTERNAL, NULL);
+            api_reply_error_retry(r, KERR_RATE_LIMITED, "too many uploads in progress", 1);
+            api_reply_header(r, "Connection", "close");
             return queue(r);
         }
         return MHD_YES;
@@ -554,7 +683,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_YES;
         }
         if (body_reserve(r, r->body_len + n, s->body_limit) != 0) {
-            api_reply_error(r, KERR_INTERNAL, NULL);
+            /* over the body budget mid-upload: 0.9.75 cannot answer now, so the connection closes */
+            api_reply_error_retry(r, KERR_RATE_LIMITED, "too many uploads in progress", 1);
             return queue(r);
         }
         memcpy(r->bodybuf_ + r->body_len, upload_data, n);
@@ -621,6 +751,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (r->bodybuf_) {
         sodium_memzero(r->bodybuf_, r->bodycap_ + 1);
         free(r->bodybuf_);
+        __atomic_sub_fetch(&((struct api_server *)r->srv_)->body_inflight, r->bodycap_, __ATOMIC_RELAXED);
     }
     free(r->pathbuf_);
     pthread_mutex_destroy(&r->mu_);
@@ -770,6 +901,9 @@ int api_server_start(const struct api_config *cfg, struct api_server **out, char
     s->routes = cfg->routes ? cfg->routes : api_routes;
     s->nroutes = cfg->routes ? cfg->nroutes : api_routes_count;
     s->body_limit = cfg->body_limit ? cfg->body_limit : API_BODY_LIMIT_DEFAULT;
+    /* 32 bodies of the limit at once (64 MiB by default): far above any honest load, and a cap
+     * on what slow or stalled uploads can pin (issue 8, row 6). */
+    s->body_budget = 32 * s->body_limit;
     s->grace_ms = cfg->grace_ms ? cfg->grace_ms : 5000;
     s->ctx = cfg->ctx;
     s->web = cfg->web;

@@ -28,13 +28,40 @@ static int find_kluisd(struct kd *k)
     return access(k->kluisd, X_OK);
 }
 
+/* Under KLUIS_VALGRIND=DIR: the valgrind arguments that go before kluisd's, into AV; their count. */
+static size_t valgrind_prefix(const char **av, char *logopt, size_t cap)
+{
+    const char *dir = getenv("KLUIS_VALGRIND");
+    if (!dir || !*dir)
+        return 0;
+    snprintf(logopt, cap, "--log-file=%s/kluisd.%%p.log", dir);
+    av[0] = "valgrind";
+    av[1] = "--quiet";
+    av[2] = "--leak-check=full";
+    av[3] = "--show-leak-kinds=definite,indirect,possible";
+    av[4] = "--errors-for-leak-kinds=definite,indirect,possible";
+    av[5] = "--error-exitcode=99";
+    av[6] = logopt;
+    return 7;
+}
+
+static void exec_kluisd(struct kd *k, const char **av)
+{
+    if (av[0] == k->kluisd)
+        execv(k->kluisd, (char *const *)av);
+    else
+        execvp("valgrind", (char *const *)av);
+}
+
 int kd_run(struct kd *k, const char *const *argv)
 {
-    const char *av[32];
-    size_t n = 0;
+    const char *av[48];
+    char logopt[400];
+    size_t n = valgrind_prefix(av, logopt, sizeof logopt), first;
     av[n++] = k->kluisd;
-    for (; argv[n - 1] && n < 31; n++)
-        av[n] = argv[n - 1];
+    first = n;
+    for (; argv[n - first] && n < 47; n++)
+        av[n] = argv[n - first];
     av[n] = NULL;
     pid_t pid = fork();
     if (pid < 0)
@@ -42,7 +69,7 @@ int kd_run(struct kd *k, const char *const *argv)
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
-        execv(k->kluisd, (char *const *)av);
+        exec_kluisd(k, av);
         _exit(127);
     }
     int st = 0;
@@ -86,12 +113,28 @@ int kd_start(struct kd *k)
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        execl(k->kluisd, k->kluisd, "serve", "--dir", k->vault, "--listen", "127.0.0.1:0", "--port-file", portfile,
-              (char *)NULL);
+        const char *av[40];
+        char logopt[400];
+        size_t n = valgrind_prefix(av, logopt, sizeof logopt);
+        const char *const args[] = {k->kluisd, "serve", "--dir", k->vault, "--listen", "127.0.0.1:0",
+                                    "--port-file", portfile, NULL};
+        for (size_t i = 0; i + 1 < sizeof args / sizeof args[0]; i++)
+            av[n++] = args[i];
+        for (size_t i = 0; i + 1 < sizeof k->serve_extra / sizeof k->serve_extra[0] && k->serve_extra[i]; i++)
+            av[n++] = k->serve_extra[i];
+        av[n] = NULL;
+        if (k->errlog[0]) {
+            int fd = open(k->errlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+            if (fd >= 0)
+                dup2(fd, 2);
+        }
+        exec_kluisd(k, av);
         _exit(127);
     }
     k->pid = pid;
-    for (int i = 0; i < 200; i++) { /* up to 20 s (the sanitizer build starts slowly) */
+    /* up to 20 s (the sanitizer build starts slowly), 120 s under valgrind */
+    int tries = getenv("KLUIS_VALGRIND") ? 1200 : 200;
+    for (int i = 0; i < tries; i++) {
         FILE *f = fopen(portfile, "r");
         if (f) {
             unsigned p = 0;

@@ -3,6 +3,9 @@
  * server started on 127.0.0.1 with an OS-chosen port, stopped with SIGTERM or killed with SIGKILL.
  * The kluisd binary is the one beside the test program (build/kluisd for build/tests/api_*, and
  * build/asan/kluisd for the sanitizer build).
+ *
+ * KLUIS_VALGRIND=DIR in the environment runs every kluisd under valgrind memcheck (leak check
+ * full, error exit code 99, one log file per process in DIR): tests/valgrind.sh uses it.
  */
 #ifndef KLUIS_TEST_HARNESS_H
 #define KLUIS_TEST_HARNESS_H
@@ -20,6 +23,8 @@ struct kd {
     unsigned char authority_sk[32], authority_pk[32];
     pid_t pid;
     unsigned int port;
+    char errlog[320];     /* when set (after kd_setup): kluisd's stderr is appended to this file */
+    const char *serve_extra[9]; /* when set (after kd_setup): more `kluisd serve` arguments, NULL-ended */
 };
 
 /** @brief Make keys and run `kluisd init` with the example charter. @return 0 or -1. */
