@@ -99,6 +99,11 @@ run: deps
 	$(MAKE) all
 	@scripts/demo.sh
 
+# Issue 7: Kluis against the limit server and PostgreSQL, side by side (bench/run.sh; results in bench/results/).
+bench: deps
+	$(MAKE) all
+	bench/run.sh
+
 # Issue 8's long fault tests (README "Torture tests"): 200 kill -9 rounds, then the fault tests.
 torture: deps
 	$(MAKE) all tests

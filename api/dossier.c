@@ -28,9 +28,9 @@
 #include <time.h>
 
 #include "api/access.h"
-#include "api/audit.h"
 #include "api/auth.h"
 #include "api/commit.h"
+#include "api/events.h"
 #include "vault/citizen.h"
 #include "vault/dossier.h"
 #include "vault/encoding.h"
@@ -190,18 +190,18 @@ void handle_dossier_get(struct request *r)
         }
         char result[96];
         snprintf(result, sizeof result, "denied:%s", kerr_code(refusal));
-        struct audit_op *op = audit_op_new(v, &c, r->remote, citizen, "read", NULL, ref, result, now, 0);
+        struct event_op *op = event_op_new(v, &c, r->remote, citizen, "read", NULL, ref, result, now, 0);
         if (!op)
             api_reply_error(r, KERR_INTERNAL, NULL);
         else
-            api_commit_error(r, v, audit_apply, op, free, refusal, NULL, KERR_JOURNAL_UNAVAILABLE);
+            api_commit_error(r, v, event_apply, op, free, refusal, NULL, KERR_JOURNAL_UNAVAILABLE);
         return;
     }
 
     /* The answer, on one snapshot; the basis of the event names every grant relied on. */
     json_t *sections = json_array();
     char basis[1024] = "";
-    size_t n_grants = 0;
+    size_t n_bases = 0;
     struct citizen cz;
     store_txn_begin(v->st, &t, true);
     kerr ce = citizen_get(v, &t, citizen, &cz); /* some section is open: the citizen is enrolled */
@@ -222,7 +222,7 @@ void handle_dossier_get(struct request *r)
         if (!seen) {
             size_t used = strlen(basis);
             snprintf(basis + used, sizeof basis - used, "%s%s", used ? "," : "", acc[i].basis_text);
-            n_grants += acc[i].basis == BASIS_GRANT;
+            n_bases += acc[i].basis != BASIS_OWN;
         }
     }
     e = t.err;
@@ -242,7 +242,7 @@ void handle_dossier_get(struct request *r)
     json_t *reply = spk ? json_pack("{s:s, s:s, s:o}", "citizen", citizen, "sign_pk", spk, "sections", sections)
                         : (json_decref(sections), NULL);
     free(spk);
-    struct audit_op *op = audit_op_new(v, &c, r->remote, citizen, "read", NULL, basis, "allowed", now, n_grants);
+    struct event_op *op = event_op_new(v, &c, r->remote, citizen, "read", NULL, basis, "allowed", now, n_bases);
     if (!op) {
         json_decref(reply);
         free(si), free(acc), free(open);
@@ -251,16 +251,16 @@ void handle_dossier_get(struct request *r)
     }
     size_t g = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!open[i] || acc[i].basis != BASIS_GRANT)
+        if (!open[i] || acc[i].basis == BASIS_OWN)
             continue;
         int seen = 0;
         for (size_t j = 0; j < i; j++)
-            seen |= open[j] && acc[j].basis == BASIS_GRANT && !strcmp(acc[j].ref, acc[i].ref);
+            seen |= open[j] && acc[j].basis == acc[i].basis && !strcmp(acc[j].ref, acc[i].ref);
         if (!seen)
-            audit_op_grant(op, g++, acc[i].ref);
+            event_op_rely(op, g++, acc[i].basis, acc[i].ref);
     }
     free(si), free(acc), free(open);
-    api_commit_reply(r, v, audit_apply, op, free, API_OK, reply, KERR_JOURNAL_UNAVAILABLE);
+    api_commit_reply(r, v, event_apply, op, free, API_OK, reply, KERR_JOURNAL_UNAVAILABLE);
 }
 
 /* ---------------------------------------------------------------- POST rotate */
@@ -282,7 +282,7 @@ struct rotate_op {
     struct gwrap *wraps;
     size_t n_wraps;
     char citizen[64], section[64];
-    struct audit_op *ev;
+    struct event_op *ev;
     int64_t now;
 };
 
@@ -377,7 +377,7 @@ static kerr rotate_apply(store_txn *t, void *arg)
     s.erased = 0;
     if (section_put(v, t, op->citizen, op->section, &s) != KERR_OK)
         return t->err;
-    return audit_append(t, op->ev);
+    return event_append(t, op->ev);
 }
 
 static int parse_grant_wraps(struct request *r, json_t *arr, struct rotate_op *op)
@@ -455,7 +455,7 @@ void handle_section_rotate(struct request *r)
                         "The statement's citizen, section or epoch is not the one of the URL and body.");
         goto out;
     }
-    if (!(op->ev = audit_op_new(v, &c, r->remote, citizen, "rotate", section, "own", "allowed", op->now, 0))) {
+    if (!(op->ev = event_op_new(v, &c, r->remote, citizen, "rotate", section, "own", "allowed", op->now, 0))) {
         api_reply_error(r, KERR_INTERNAL, NULL);
         goto out;
     }
@@ -487,7 +487,7 @@ out:
 struct erase_op {
     vault *v;
     char citizen[64], section[64];
-    struct audit_op *ev;
+    struct event_op *ev;
     json_t *reply;              /* borrowed; counts set by the apply */
 };
 
@@ -506,10 +506,10 @@ static kerr erase_apply(store_txn *t, void *arg)
     kerr e = section_erase(op->v, t, op->citizen, op->section, &ne, &nep, &nw);
     if (e != KERR_OK)
         return e;
-    if (audit_append(t, op->ev) != KERR_OK)
+    if (event_append(t, op->ev) != KERR_OK)
         return t->err;
     json_t *counts = json_pack("{s:I, s:I, s:I}", "entries", (json_int_t)ne, "epochs", (json_int_t)nep, "wraps",
-                               (json_int_t)(nep * 2 + nw));
+                               (json_int_t)nep * 2 + (json_int_t)nw);
     if (!counts || json_object_set_new(op->reply, "destroyed", counts) != 0)
         return store_txn_fail(t, KERR_INTERNAL);
     return KERR_OK;
@@ -541,7 +541,7 @@ void handle_section_erase(struct request *r)
     struct erase_op *op = calloc(1, sizeof *op);
     json_t *reply = json_pack("{s:s, s:b}", "section", section, "erased", 1);
     if (!op || !reply ||
-        !(op->ev = audit_op_new(v, &c, r->remote, citizen, "erase", section, "own", "allowed", (int64_t)time(NULL), 0))) {
+        !(op->ev = event_op_new(v, &c, r->remote, citizen, "erase", section, "own", "allowed", (int64_t)time(NULL), 0))) {
         erase_op_free(op);
         json_decref(reply);
         api_reply_error(r, KERR_INTERNAL, NULL);

@@ -26,9 +26,9 @@
 #include <time.h>
 
 #include "api/access.h"
-#include "api/audit.h"
 #include "api/auth.h"
 #include "api/commit.h"
+#include "api/events.h"
 #include "vault/dossier.h"
 #include "vault/encoding.h"
 #include "vault/replay.h"
@@ -85,15 +85,25 @@ static json_t *entries_json(const struct entry_rec *e, size_t n, int more)
     return json_pack("{s:o, s:o}", "entries", a, "next", next);
 }
 
-/* Whether S (LEN bytes) is base64url text, which JSON carries without any escaping. */
+/* The base64url alphabet, which JSON carries without any escaping. */
+static const unsigned char b64url_char[256] = {
+    ['-'] = 1, ['_'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
+    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1,
+    ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
+/* Whether S (LEN bytes) is base64url text. */
 static int b64url_text(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-            return 0;
-    }
-    return 1;
+    unsigned char all = 1;
+    for (size_t i = 0; i < len; i++)
+        all &= b64url_char[(unsigned char)s[i]];
+    return all;
 }
 
 static char *put(char *p, const char *s, size_t n)
@@ -184,16 +194,15 @@ void handle_entries_list(struct request *r)
     entry_recs_free(e, n);
 
     int64_t now = (int64_t)time(NULL);
-    struct audit_op *op = audit_op_new(v, &c, r->remote, citizen, "read", section, acc.basis_text, "allowed", now,
-                                       acc.basis == BASIS_GRANT ? 1 : 0);
+    struct event_op *op = event_op_new(v, &c, r->remote, citizen, "read", section, acc.basis_text, "allowed", now,
+                                       acc.basis != BASIS_OWN ? 1 : 0);
     if (!op) {
         api_prepared_free(reply);
         api_reply_error(r, KERR_INTERNAL, NULL);
         return;
     }
-    if (acc.basis == BASIS_GRANT)
-        audit_op_grant(op, 0, acc.ref);
-    api_commit_prepared(r, v, audit_apply, op, free, reply, KERR_JOURNAL_UNAVAILABLE);
+    event_op_rely(op, 0, acc.basis, acc.ref);
+    api_commit_prepared(r, v, event_apply, op, free, reply, KERR_JOURNAL_UNAVAILABLE);
 }
 
 /* ---------------------------------------------------------------- POST */
@@ -261,7 +270,10 @@ static kerr write_apply(store_txn *t, void *arg)
     const char *msg = NULL;
     kerr e;
     if (op->acc.basis == BASIS_GRANT &&
-        (e = audit_grant_active(v, t, op->citizen, op->acc.ref, op->section, 1, op->now)) != KERR_OK)
+        (e = event_grant_active(v, t, op->citizen, op->acc.ref, op->section, 1, op->now)) != KERR_OK)
+        return e;
+    if (op->acc.basis == BASIS_OVERRIDE &&
+        (e = event_override_active(v, t, op->citizen, op->c.id, op->acc.ref, op->section, op->now)) != KERR_OK)
         return e;
     if ((e = check_state(op, t, &s, &msg)) != KERR_OK)
         return e;

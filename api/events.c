@@ -1,18 +1,26 @@
 /*
- * api/audit.c — journal events of audited dossier actions, with the commit-time grant re-check
- * (see audit.h). One allocation per op: the fixed fields, then the basis text, then the grant ids.
+ * api/events.c — journal events of audited dossier actions, with the commit-time re-check of the
+ * grants and overrides a read relied on (see events.h). One allocation per op: the fixed fields,
+ * then the basis text, then the relied-on bases.
  */
-#include "api/audit.h"
+#include "api/events.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/access.h"
 #include "vault/grant.h"
 #include "vault/journal.h"
+#include "vault/override.h"
 
-struct audit_op {
+struct rely {
+    enum policy_basis basis; /* BASIS_GRANT or BASIS_OVERRIDE; anything else: not set */
+    char ref[64];
+};
+
+struct event_op {
     vault *v;
     char citizen[64];
     char section[64];      /* "" : omitted */
@@ -23,18 +31,19 @@ struct audit_op {
     char result[96];
     const char *role;      /* static */
     int64_t now;
-    size_t n_grants;
-    char (*grants)[64];    /* n_grants ids, inside this allocation */
+    size_t n_bases;
+    struct rely *bases;    /* n_bases, inside this allocation */
     char basis[];          /* NUL-terminated */
 };
 
-struct audit_op *audit_op_new(vault *v, const struct caller *c, const char *remote, const char *citizen,
+struct event_op *event_op_new(vault *v, const struct caller *c, const char *remote, const char *citizen,
                               const char *action, const char *section, const char *basis, const char *result,
-                              int64_t now, size_t n_grants)
+                              int64_t now, size_t n_bases)
 {
     size_t blen = strlen(basis) + 1;
-    size_t pad = (64 - (sizeof(struct audit_op) + blen) % 64) % 64; /* keeps the id array simple */
-    struct audit_op *op = calloc(1, sizeof *op + blen + pad + n_grants * 64);
+    size_t al = _Alignof(struct rely);
+    size_t pad = (al - (sizeof(struct event_op) + blen) % al) % al;
+    struct event_op *op = calloc(1, sizeof *op + blen + pad + n_bases * sizeof(struct rely));
     if (!op)
         return NULL;
     op->v = v;
@@ -48,18 +57,20 @@ struct audit_op *audit_op_new(vault *v, const struct caller *c, const char *remo
     op->role = krole_name(c->role);
     op->now = now;
     memcpy(op->basis, basis, blen);
-    op->n_grants = n_grants;
-    op->grants = (char (*)[64])(void *)(op->basis + blen + pad);
+    op->n_bases = n_bases;
+    op->bases = (struct rely *)(void *)(op->basis + blen + pad);
     return op;
 }
 
-void audit_op_grant(struct audit_op *op, size_t i, const char *grant)
+void event_op_rely(struct event_op *op, size_t i, enum policy_basis basis, const char *ref)
 {
-    if (i < op->n_grants)
-        snprintf(op->grants[i], 64, "%s", grant);
+    if (i < op->n_bases && (basis == BASIS_GRANT || basis == BASIS_OVERRIDE)) {
+        op->bases[i].basis = basis;
+        snprintf(op->bases[i].ref, sizeof op->bases[i].ref, "%s", ref);
+    }
 }
 
-kerr audit_grant_active(vault *v, store_txn *t, const char *citizen, const char *grant, const char *section,
+kerr event_grant_active(vault *v, store_txn *t, const char *citizen, const char *grant, const char *section,
                         int want_write, int64_t now)
 {
     struct grant_rec g;
@@ -90,7 +101,62 @@ kerr audit_grant_active(vault *v, store_txn *t, const char *citizen, const char 
     return e;
 }
 
-kerr audit_append(store_txn *t, const struct audit_op *op)
+kerr event_grant_active_for(vault *v, store_txn *t, const char *grantee, const char *citizen, const char *grant,
+                            const char *section, int want_write, int64_t now)
+{
+    struct grant_views gv;
+    kerr e = grant_view_get(t, v->tab, grantee, citizen, grant, &gv);
+    if (e == KERR_NOT_FOUND)
+        return KERR_GRANT_REVOKED;
+    if (e != KERR_OK) {
+        grant_views_free(&gv);
+        return e;
+    }
+    const struct policy_grant *g = &gv.v[0];
+    switch (policy_grant_state(g, now)) {
+    case GRANT_ACTIVE:
+        e = KERR_OK;
+        break;
+    case GRANT_PENDING:
+        e = KERR_GRANT_NOT_YET_VALID;
+        break;
+    case GRANT_EXPIRED:
+        e = KERR_GRANT_EXPIRED;
+        break;
+    default:
+        e = KERR_GRANT_REVOKED;
+        break;
+    }
+    int covers = !section;
+    for (size_t i = 0; !covers && i < g->n_sections; i++)
+        covers = strcmp(g->sections[i], section) == 0;
+    if (e == KERR_OK && !covers)
+        e = KERR_SECTION_NOT_GRANTED;
+    if (e == KERR_OK && want_write && !g->write)
+        e = KERR_WRITE_NOT_ALLOWED;
+    grant_views_free(&gv);
+    return e;
+}
+
+kerr event_override_active(vault *v, store_txn *t, const char *citizen, const char *beneficiary,
+                           const char *override, const char *section, int64_t now)
+{
+    json_t *rec = NULL;
+    kerr e = override_get(v, t, override, &rec);
+    if (e == KERR_NOT_FOUND)
+        return KERR_OVERRIDE_NOT_ACTIVE;
+    if (e != KERR_OK)
+        return e;
+    const char *cz = json_string_value(json_object_get(rec, "citizen"));
+    const char *bf = json_string_value(json_object_get(rec, "beneficiary"));
+    if (override_state_at(rec, now, NULL) != OVR_ACTIVE || !cz || strcmp(cz, citizen) != 0 || !bf ||
+        strcmp(bf, beneficiary) != 0 || (section && !override_covers(rec, section)))
+        e = KERR_OVERRIDE_NOT_ACTIVE;
+    json_decref(rec);
+    return e;
+}
+
+kerr event_append(store_txn *t, const struct event_op *op)
 {
     journal_event ev = {
         .time = op->now, .actor = op->actor, .actor_role = op->role, .organisation = op->organisation,
@@ -100,15 +166,23 @@ kerr audit_append(store_txn *t, const struct audit_op *op)
     return journal_append(t, op->v->tab[VT_JOURNAL], op->citizen, &ev, NULL, NULL);
 }
 
-kerr audit_apply(store_txn *t, void *arg)
+kerr event_apply(store_txn *t, void *arg)
 {
-    struct audit_op *op = arg;
-    for (size_t i = 0; i < op->n_grants; i++) {
-        if (!op->grants[i][0])
-            continue;
-        kerr e = audit_grant_active(op->v, t, op->citizen, op->grants[i], NULL, 0, op->now);
+    struct event_op *op = arg;
+    /* The commit's own time: a grant or override that ran out since the decision counts too. */
+    int64_t at = (int64_t)time(NULL);
+    if (at < op->now)
+        at = op->now;
+    const char *section = op->section[0] ? op->section : NULL;
+    for (size_t i = 0; i < op->n_bases; i++) {
+        const struct rely *b = &op->bases[i];
+        kerr e = KERR_OK;
+        if (b->basis == BASIS_GRANT)
+            e = event_grant_active_for(op->v, t, op->actor, op->citizen, b->ref, NULL, 0, at);
+        else if (b->basis == BASIS_OVERRIDE)
+            e = event_override_active(op->v, t, op->citizen, op->actor, b->ref, section, at);
         if (e != KERR_OK)
             return e;
     }
-    return audit_append(t, op);
+    return event_append(t, op);
 }

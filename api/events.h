@@ -1,56 +1,64 @@
 /*
- * api/audit.h — the journal event of an audited dossier action, as one group-commit operation.
+ * api/events.h — the journal event of an audited dossier action, as one group-commit operation.
+ * (Not to be confused with the auditor, cli/audit.c, which checks the transparency log.)
  *
  * Every dossier read (GET dossier, GET entries, export) answers only once its journal event is
- * durable (SPEC §9): the handler prepares its answer, fills an audit_op and hands both to
- * api_commit_reply() with audit_apply / free. The op copies everything it needs, since the apply
+ * durable (SPEC §9): the handler prepares its answer, fills an event_op and hands both to
+ * api_commit_reply() with event_apply / free. The op copies everything it needs, since the apply
  * runs later on the committer's thread.
  *
- * Revocation race. A read is decided on a read snapshot; a revocation may commit between that
- * decision and the read's journal commit. So the apply re-checks, on the writer (which orders it
- * against every revocation), each grant the read relied on: when one is no longer active the apply
- * fails, nothing is journaled and the read is refused (503 journal_unavailable for reads, whose
- * on_fail is that code; the retry gets the plain 403). Once a revocation's answer is sent, no read
- * that relied on the grant is answered.
+ * Revocation race. A read is decided on a read snapshot; a revocation, an override close or an
+ * expiry may happen between that decision and the read's journal commit. So the apply re-checks,
+ * on the writer (which orders it against every revocation and close), each basis the read relied
+ * on — every grant, every override — at the commit's own time: when one is no longer active the
+ * apply fails, nothing is journaled and the read is refused (503 journal_unavailable for reads,
+ * whose on_fail is that code; the retry gets the plain 403). Once a revocation's or a close's
+ * answer is sent, no read that relied on the grant or override is answered.
  */
-#ifndef KLUIS_API_AUDIT_H
-#define KLUIS_API_AUDIT_H
+#ifndef KLUIS_API_EVENTS_H
+#define KLUIS_API_EVENTS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "api/auth.h"
+#include "policy/policy.h"
 #include "vault/store.h"
 #include "vault/vault.h"
 
-struct audit_op;
+struct event_op;
 
 /**
  * @brief A journal event for CITIZEN's journal: actor, role and organisation from C, REMOTE,
  *        ACTION, SECTION (NULL: omitted), BASIS, RESULT ("allowed" or "denied:<code>"), NOW; and
- *        room for N_GRANTS grant ids to re-check at commit time (audit_op_grant()).
+ *        room for N_BASES grant or override ids to re-check at commit time (event_op_rely()).
  * @return the op (free() it, or hand it to api_commit_* with free), or NULL (out of memory).
  */
-struct audit_op *audit_op_new(vault *v, const struct caller *c, const char *remote, const char *citizen,
+struct event_op *event_op_new(vault *v, const struct caller *c, const char *remote, const char *citizen,
                               const char *action, const char *section, const char *basis, const char *result,
-                              int64_t now, size_t n_grants) __attribute__((warn_unused_result));
-
-/** @brief Set the I-th (< n_grants) grant to re-check: it must still be active at NOW. */
-void audit_op_grant(struct audit_op *op, size_t i, const char *grant);
+                              int64_t now, size_t n_bases) __attribute__((warn_unused_result));
 
 /**
- * @brief The apply (gc_apply_fn): re-check the grants, then append the event.
- * @return KERR_OK; KERR_GRANT_REVOKED / KERR_GRANT_EXPIRED when a grant is no longer active
- *         (nothing written); journal_append()'s error.
+ * @brief Set the I-th (< n_bases) basis to re-check at commit time: BASIS_GRANT (grant REF must
+ *        still be active) or BASIS_OVERRIDE (override REF must still be active, of this citizen,
+ *        for this actor, covering the event's section if any). Other bases are ignored.
  */
-kerr audit_apply(store_txn *t, void *arg);
+void event_op_rely(struct event_op *op, size_t i, enum policy_basis basis, const char *ref);
+
+/**
+ * @brief The apply (gc_apply_fn): re-check the bases at the commit's time, then append the event.
+ * @return KERR_OK; KERR_GRANT_REVOKED / KERR_GRANT_EXPIRED when a grant is no longer active,
+ *         KERR_OVERRIDE_NOT_ACTIVE when an override is not (nothing written); journal_append()'s
+ *         error.
+ */
+kerr event_apply(store_txn *t, void *arg);
 
 /**
  * @brief Append the event of OP in T from within another apply (writes, rotation, erasure). No
- *        grant re-check (the caller's apply does its own).
+ *        basis re-check (the caller's apply does its own).
  * @return T's error after the call.
  */
-kerr audit_append(store_txn *t, const struct audit_op *op);
+kerr event_append(store_txn *t, const struct event_op *op);
 
 /**
  * @brief Re-check, in T, that GRANT of CITIZEN is active at NOW (and allows writing when
@@ -58,7 +66,24 @@ kerr audit_append(store_txn *t, const struct audit_op *op);
  * @return KERR_OK; KERR_GRANT_REVOKED, KERR_GRANT_EXPIRED, KERR_GRANT_NOT_YET_VALID,
  *         KERR_SECTION_NOT_GRANTED or KERR_WRITE_NOT_ALLOWED; or T's error.
  */
-kerr audit_grant_active(vault *v, store_txn *t, const char *citizen, const char *grant, const char *section,
+kerr event_grant_active(vault *v, store_txn *t, const char *citizen, const char *grant, const char *section,
                         int want_write, int64_t now);
+
+/**
+ * @brief event_grant_active() for a grant to GRANTEE (the actor who relied on it), read from the
+ *        by-grantee index alone (vault/grant.h grant_view_get): the commit-time re-check of every
+ *        read, on the committer's thread, without opening the grant record. Same results.
+ */
+kerr event_grant_active_for(vault *v, store_txn *t, const char *grantee, const char *citizen, const char *grant,
+                            const char *section, int want_write, int64_t now);
+
+/**
+ * @brief Re-check, in T, that override OVERRIDE is active at NOW, concerns CITIZEN, has
+ *        BENEFICIARY as its beneficiary and covers SECTION (NULL: any section).
+ * @return KERR_OK; KERR_OVERRIDE_NOT_ACTIVE (unknown, pending, closed, expired, another citizen's
+ *         or another beneficiary's, not covering SECTION); or T's error.
+ */
+kerr event_override_active(vault *v, store_txn *t, const char *citizen, const char *beneficiary,
+                           const char *override, const char *section, int64_t now);
 
 #endif

@@ -16,8 +16,8 @@
 #include <time.h>
 
 #include "api/access.h"
-#include "api/audit.h"
 #include "api/auth.h"
+#include "api/events.h"
 #include "api/commit.h"
 #include "vault/citizen.h"
 #include "vault/dossier.h"
@@ -224,7 +224,9 @@ static json_t *export_request(const struct grant_request *q)
                           "access", q->write ? "write" : "read", "days", (json_int_t)q->days, "state",
                           grant_request_state_name(q->state), "created", (json_int_t)q->created, "statement",
                           q->statement, "signature", q->signature);
-    if (o && q->note && set(o, "note", json_string(q->note))) {
+    if (o && ((q->note && set(o, "note", json_string(q->note))) ||
+              (q->state != GREQ_OPEN && set(o, "closed", json_integer((json_int_t)q->closed))) ||
+              (q->answered_by && set(o, "answered_by", json_string(q->answered_by))))) {
         json_decref(o);
         return NULL;
     }
@@ -246,7 +248,7 @@ static json_t *export_json(vault *v, store_txn *t, const char *citizen, int64_t 
 
     if (citizen_get(v, t, citizen, &cz) != KERR_OK || section_list(v, t, citizen, &si, &ns) != KERR_OK ||
         grant_list_citizen(t, v->tab, citizen, &g, &ng) != KERR_OK ||
-        grant_request_list_open(t, v->tab, citizen, &q, &nq) != KERR_OK ||
+        grant_request_list_all(t, v->tab, citizen, &q, &nq) != KERR_OK ||
         journal_head(t, v->tab[VT_JOURNAL], citizen, head, &count) != KERR_OK ||
         journal_list(t, v->tab[VT_JOURNAL], citizen, 0, SIZE_MAX, &je, &nj) != KERR_OK || !sections || !grants ||
         !requests)
@@ -307,11 +309,11 @@ void handle_export(struct request *r)
             api_reply_error(r, KERR_INTERNAL, NULL);
         return;
     }
-    struct audit_op *op = audit_op_new(v, &c, r->remote, citizen, "export", NULL, "own", "allowed", now, 0);
+    struct event_op *op = event_op_new(v, &c, r->remote, citizen, "export", NULL, "own", "allowed", now, 0);
     if (!op) {
         json_decref(reply);
         api_reply_error(r, KERR_INTERNAL, NULL);
         return;
     }
-    api_commit_reply(r, v, audit_apply, op, free, API_OK, reply, KERR_JOURNAL_UNAVAILABLE);
+    api_commit_reply(r, v, event_apply, op, free, API_OK, reply, KERR_JOURNAL_UNAVAILABLE);
 }

@@ -25,6 +25,7 @@ static const char usage[] =
     "usage: kluisd init  --dir DIR --origin NAME --charter FILE --admin-pub FILE --authority-pub FILE\n"
     "       kluisd serve --dir DIR [--listen 127.0.0.1:8080] [--tls-cert FILE --tls-key FILE]\n"
     "                    [--threads N] [--port-file FILE] [--web DIR|none] [--max-per-ip N]\n"
+    "                    [--map-size BYTES[K|M|G]] [--sweep-seconds N]\n"
     "       kluisd help\n";
 
 static void die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
@@ -76,6 +77,24 @@ static char *read_file(const char *path, size_t max, size_t *len)
     buf[n] = 0;
     *len = n;
     return buf;
+}
+
+/* "8M", "1048576", "2G" → bytes; 0 for anything malformed or under 1 MiB. */
+static size_t parse_size(const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10, end++;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20, end++;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30, end++;
+    if (errno || end == s || *end || n > (1ULL << 40) >> shift || (n << shift) < (1u << 20))
+        return 0;
+    return (size_t)(n << shift);
 }
 
 static int cmd_init(int argc, char **argv)
@@ -151,12 +170,23 @@ static struct api_static *load_web(const char *opt_web)
 static int cmd_serve(int argc, char **argv)
 {
     static const char *const names[] = {"--dir", "--listen", "--tls-cert", "--tls-key", "--threads", "--port-file", "--web",
-                                         "--max-per-ip", NULL};
+                                         "--max-per-ip", "--map-size", "--sweep-seconds", NULL};
     check_opts(argc, argv, names);
     const char *dir = opt(argc, argv, "--dir"), *threads = opt(argc, argv, "--threads"),
                *port_file = opt(argc, argv, "--port-file"), *per_ip = opt(argc, argv, "--max-per-ip");
     if (!dir)
         die(2, "serve needs --dir\n%s", usage);
+    struct vault_open_opts vo = {0};
+    const char *map_size = opt(argc, argv, "--map-size"), *sweep_s = opt(argc, argv, "--sweep-seconds");
+    if (map_size && (vo.map_size = parse_size(map_size)) == 0)
+        die(2, "--map-size: a size in bytes, optionally with K, M or G (at least 1M)");
+    unsigned long sweep = 20;
+    if (sweep_s) {
+        char *end;
+        sweep = strtoul(sweep_s, &end, 10);
+        if (*end || sweep < 1 || sweep > 3600)
+            die(2, "--sweep-seconds: 1 to 3600");
+    }
 
     /* Block the stop signals before any thread starts, so that only sigwait() below sees them. */
     sigset_t stop;
@@ -168,7 +198,7 @@ static int cmd_serve(int argc, char **argv)
 
     vault *v = NULL;
     struct jerr err = {0};
-    kerr e = vault_open(&v, dir, &err);
+    kerr e = vault_open_with(&v, dir, &vo, &err);
     if (e != KERR_OK)
         die(1, "cannot open the vault: %s", err.msg);
 
@@ -200,13 +230,28 @@ static int cmd_serve(int argc, char **argv)
     fprintf(stderr, "kluisd: serving %s on port %u (log size %llu)\n", v->origin, port,
             (unsigned long long)tlog_size(v->log));
 
-    /* Every 20 s: close expired overrides (SPEC §7: within a minute of expiry), release held
-     * override notices; every third round, clear dead reader slots. */
-    for (unsigned round = 1;; round++) {
-        struct timespec tick = {20, 0};
+    /* Every second: say once when the group committer has failed (an I/O error or failed fsync:
+     * every write is refused from then on). Every SWEEP s (default 20): close expired overrides
+     * (SPEC §7: within a minute of expiry), release held override notices; every third sweep, clear
+     * dead reader slots. */
+    int failed_told = 0;
+    for (unsigned long tick_no = 1, round = 0;; tick_no++) {
+        struct timespec tick = {1, 0};
         int sig = sigtimedwait(&stop, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM)
             break;
+        gc_stats gs;
+        gc_get_stats(v->gc, &gs);
+        if (gs.failed && !failed_told) {
+            failed_told = 1;
+            fprintf(stderr,
+                    "kluisd: the store failed (%s): every write and every audited read is refused with 503 "
+                    "from now on; the last committed state is intact; restart kluisd once the disk is sound\n",
+                    mdb_strerror(gs.failed_rc));
+        }
+        if (tick_no % sweep != 0)
+            continue;
+        round++;
         size_t closed = 0;
         if (override_sweep(v, (int64_t)time(NULL), &closed) == KERR_OK && closed)
             fprintf(stderr, "kluisd: closed %zu expired override(s)\n", closed);

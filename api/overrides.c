@@ -17,6 +17,9 @@
  * layer is removed with the gate key in the completion, after the batch holding the leaf and its
  * signed checkpoint is durably committed (api_commit_build). A failed commit releases nothing.
  *
+ * GET /v1/citizens/{c}/overrides is the citizen's own view of the overrides of their dossier
+ * (docs/protocol.md): shown from the notice time on, names resolved, no statements.
+ *
  * Each handler checks early in a read transaction for clear refusals; the apply checks again on
  * the writer, which orders it against every other step of the same override.
  */
@@ -103,6 +106,8 @@ static kerr activate_txn(vault *v, store_txn *t, json_t *rec, int64_t now, const
     json_object_set_new(rec, "state", json_string("active"));
     json_object_set_new(rec, "activated", json_integer((json_int_t)now));
     json_object_set_new(rec, "expires", json_integer((json_int_t)expires));
+    /* When the citizen may know (citizen_notice_hours): GET /citizens/{c}/overrides shows it then. */
+    json_object_set_new(rec, "notice_at", json_integer((json_int_t)notice_due(v, now)));
     if (override_put(v, t, rec) != KERR_OK)
         return t->err;
     json_t *leaf = json_pack("{s:O, s:I, s:I}", "override", json_object_get(rec, "id"), "activated",
@@ -221,7 +226,7 @@ static json_t *create_build(void *arg, kerr *code)
     json_t *o = json_pack("{s:s, s:s}", "id", op->st.id, "state", op->active ? "active" : "pending");
     if (o && op->active) {
         json_object_set_new(o, "activated", json_integer((json_int_t)op->now));
-        json_object_set_new(o, "expires", json_integer((json_int_t)(op->now + op->st.hours * 3600)));
+        json_object_set_new(o, "expires", json_integer((json_int_t)op->now + (json_int_t)op->st.hours * 3600));
     }
     return o;
 }
@@ -546,6 +551,138 @@ void handle_override_list(struct request *r)
     if (unswept)
         override_sweep_async(v);
     api_reply_json(r, API_OK, json_pack("{s:o}", "overrides", out));
+}
+
+/* ================================================================ GET /citizens/{c}/overrides */
+
+/* {id, display_name, organisation} of principal ID as the directory shows it (id only if unknown). */
+static json_t *who_json(vault *v, store_txn *t, const char *id)
+{
+    struct vault_principal p;
+    json_t *o = json_pack("{s:s}", "id", id ? id : "");
+    if (o && id && vault_principal_get(v, t, id, &p) == KERR_OK) {
+        json_object_set_new(o, "display_name", json_string(p.display_name));
+        json_object_set_new(o, "organisation", json_string(p.organisation));
+    }
+    return o;
+}
+
+/*
+ * The time from which the citizen may know of REC: the record's notice_at (set at activation, or
+ * at the close of an override never activated), else — records written before notice_at existed —
+ * that moment plus the charter's citizen_notice_hours. INT64_MAX: not yet (pending, never noticed).
+ */
+static int64_t citizen_notice_at(vault *v, const json_t *rec)
+{
+    json_t *n = json_object_get(rec, "notice_at");
+    if (json_is_integer(n))
+        return json_integer_value(n);
+    json_t *at = json_object_get(rec, "activated");
+    if (!json_is_integer(at))
+        at = json_object_get(rec, "closed");
+    if (!json_is_integer(at))
+        return INT64_MAX;
+    const struct charter *ch = vault_charter_get(v);
+    int64_t h = ch->override.citizen_notice_hours;
+    vault_charter_put(v, ch);
+    return json_integer_value(at) + h * 3600;
+}
+
+/* One override as its citizen sees it (docs/protocol.md): no statements, names resolved. */
+static json_t *citizen_view(vault *v, store_txn *t, const struct charter *ch, const json_t *rec, int64_t now,
+                            int *unswept)
+{
+    json_t *full = record_out(rec, now, unswept);
+    if (!full)
+        return NULL;
+    const char *ground = json_string_value(json_object_get(full, "ground"));
+    const struct charter_ground *g = ground ? charter_ground(ch, ground) : NULL;
+    json_t *o = json_pack("{s:O, s:O, s:s, s:O, s:O, s:O, s:o, s:o, s:O}", "id", json_object_get(full, "id"),
+                          "state", json_object_get(full, "state"), "ground", ground ? ground : "",
+                          "justification", json_object_get(full, "justification"), "hours",
+                          json_object_get(full, "hours"), "sections", json_object_get(full, "sections"), "mayor",
+                          who_json(v, t, json_string_value(json_object_get(full, "requester"))), "beneficiary",
+                          who_json(v, t, json_string_value(json_object_get(full, "beneficiary"))), "requested",
+                          json_object_get(full, "created"));
+    if (!o) {
+        json_decref(full);
+        return NULL;
+    }
+    if (g) {
+        json_object_set_new(o, "ground_title", json_string(g->title));
+        if (g->title_en)
+            json_object_set_new(o, "ground_title_en", json_string(g->title_en));
+    }
+    static const char *const copy[] = {"activated", "expires", "closed", "close_reason"};
+    for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++) {
+        json_t *x = json_object_get(full, copy[i]);
+        if (x)
+            json_object_set(o, copy[i], x);
+    }
+    const char *by = json_string_value(json_object_get(full, "closed_by"));
+    if (by)
+        json_object_set_new(o, "closed_by", who_json(v, t, by));
+    json_t *approvals = json_array(), *released = json_array(), *a;
+    size_t i;
+    json_array_foreach(json_object_get(full, "approvals"), i, a) {
+        json_t *w = who_json(v, t, json_string_value(json_object_get(a, "approver")));
+        if (w)
+            json_object_set(w, "time", json_object_get(a, "time"));
+        json_array_append_new(approvals, w);
+    }
+    json_array_foreach(json_object_get(full, "released"), i, a) {
+        json_t *sec = json_object_get(a, "section");
+        size_t j;
+        json_t *y;
+        int seen = 0;
+        json_array_foreach(released, j, y) seen |= json_equal(y, sec);
+        if (!seen && json_is_string(sec))
+            json_array_append(released, sec);
+    }
+    json_object_set_new(o, "approved_by", approvals);
+    json_object_set_new(o, "released", released);
+    json_decref(full);
+    return o;
+}
+
+void handle_override_list_citizen(struct request *r)
+{
+    vault *v = r->ctx;
+    const char *citizen = r->param[0];
+    struct caller c;
+    if (api_authenticate(r, &c) != 0 || api_require_owner(r, &c, citizen) != 0)
+        return;
+    int64_t now = now_s();
+    int unswept = 0;
+    store_txn t;
+    json_t *all = NULL, *out = json_array();
+    store_txn_begin(v->st, &t, true);
+    kerr e = override_list(v, &t, citizen, &all);
+    const struct charter *ch = vault_charter_get(v);
+    size_t i;
+    json_t *rec;
+    json_array_foreach(all, i, rec) {
+        if (e != KERR_OK || !out)
+            break;
+        if (citizen_notice_at(v, rec) > now) /* citizen_notice_hours: not before its time */
+            continue;
+        json_t *o = citizen_view(v, &t, ch, rec, now, &unswept);
+        if (!o || json_array_append_new(out, o) != 0)
+            e = KERR_INTERNAL;
+    }
+    vault_charter_put(v, ch);
+    if (e == KERR_OK)
+        e = t.err;
+    store_txn_abort(&t);
+    json_decref(all);
+    if (unswept)
+        override_sweep_async(v);
+    if (e != KERR_OK || !out) {
+        json_decref(out);
+        reply_store_error(r, e != KERR_OK ? e : KERR_INTERNAL);
+        return;
+    }
+    api_reply_json(r, API_OK, json_pack("{s:s, s:o}", "citizen", citizen, "overrides", out));
 }
 
 /* ================================================================ GET /overrides/{o}/escrow */

@@ -329,7 +329,8 @@ static void on_registered(struct audit *a, const json_t *j)
         a->pcap = ncap;
     }
     struct principal *p = &a->p[a->np];
-    memset(p, 0, sizeof *p);
+    /* a->p is NULL only while np == pcap == 0, when the branch above allocates it. */
+    memset(p, 0, sizeof *p); // NOLINT(clang-analyzer-core.NonNullParamChecker)
     snprintf(p->id, sizeof p->id, "%s", id);
     p->role = r;
     p->active = 1;

@@ -231,7 +231,7 @@ static void fetch_leaves(struct audit *a, merkle_mem *m, uint64_t size)
             if (!leaf)
                 cli_die(EXIT_CRYPTO, "out of memory");
             if (b64_decode(leaf, bl + 1, &len, b, bl) != 0)
-                cli_die(EXIT_CONNECT, "log entry %llu is not base64url", (unsigned long long)(start + i));
+                cli_die(EXIT_CONNECT, "log entry %llu is not base64url", (unsigned long long)start + i);
             unsigned char h[MERKLE_HASH_BYTES];
             merkle_hash_leaf(h, leaf, len);
             if (merkle_mem_append(m, h) != 0 || audit_leaf(a, leaf, len) != 0)

@@ -373,7 +373,7 @@ int cmd_grant(int argc, char **argv)
     json_t *stmt = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:O, s:s, s:s, s:I, s:I}", "type", "grant", "id", id,
                              "signer", me, "issued", (json_int_t)now, "citizen", me, "grantee", to, "sections", secs,
                              "access", write ? "write" : "read", "purpose", purpose, "not_before", (json_int_t)now,
-                             "expires", (json_int_t)(now + days * 86400));
+                             "expires", (json_int_t)now + (json_int_t)days * 86400);
     if (stmt && request)
         json_object_set_new(stmt, "request", json_string(request));
     if (stmt && note)

@@ -11,6 +11,7 @@
 #include "vault/encoding.h"
 #include "vault/grant.h"
 #include "vault/jspec.h"
+#include "vault/override.h"
 #include "vault/vault.h"
 
 static void key_section(struct vault *v, skey *k, const char *citizen, const char *section)
@@ -493,6 +494,10 @@ kerr section_erase(struct vault *v, store_txn *t, const char *citizen, const cha
     delete_prefix(t, v->tab[VT_EPOCHS], &prefix, &nep);
     if (t->err == KERR_OK && grant_wraps_delete_section(t, v->tab, citizen, section, &nw) != KERR_OK)
         return t->err;
+    size_t nov = 0; /* the wraps mayors uploaded for override beneficiaries */
+    if (override_bwrap_delete_section(v, t, citizen, section, &nov) != KERR_OK)
+        return t->err;
+    nw += nov;
     s.entries = 0;
     s.erased = 1;
     if (section_put(v, t, citizen, section, &s) != KERR_OK)

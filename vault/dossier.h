@@ -158,10 +158,12 @@ void entry_recs_free(struct entry_rec *e, size_t n);
 
 /**
  * @brief Crypto-shred SECTION of CITIZEN in write txn T: delete every entry and its index, every
- *        epoch record (statement, self wrap, escrow wrap) and every grant wrap of the section, and
+ *        epoch record (statement, self wrap, escrow wrap), every grant wrap and every override
+ *        beneficiary wrap (override_bwrap_delete_section()) of the section, and
  *        mark the state erased (entries 0; current_epoch and next_seq kept, so neither an epoch
  *        number nor a seq is ever reused).
- * @param[out] n_entries, n_epochs, n_wraps  what was deleted; each may be NULL.
+ * @param[out] n_entries, n_epochs, n_wraps  what was deleted (n_wraps: grant and override wraps);
+ *             each may be NULL.
  * @return KERR_OK; KERR_NOT_FOUND (no such section; T healthy); T's error.
  */
 kerr section_erase(struct vault *v, store_txn *t, const char *citizen, const char *section, size_t *n_entries,

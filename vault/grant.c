@@ -48,6 +48,94 @@ static void key_wrap(skey *k, const store *st, const char *citizen, const char *
     skey_u64(k, epoch);
 }
 
+/*
+ * The by-grantee index. Its keys are hashes, so a value names the grant it points at; since format
+ * 'G' it also carries the grant's policy view, so the access decision of every dossier read (and
+ * the commit-time re-check of the grant a read relied on) opens one small value per grant instead
+ * of the whole record with its statement and signature — a JSON parse of some 1.5 KiB each:
+ *   u8 'G' || u8 flags (1 write, 2 revoked) || be64 not_before || be64 expires || be64 created ||
+ *   u8 len || citizen || u8 len || grant || u8 n || n x (u8 len || section)
+ * grant_put writes it, grant_revoke rewrites it. Values written before the view existed are JSON
+ * {"c","g"} and are still read: the view then comes from the record.
+ */
+#define IDX_TAG ((unsigned char)'G')
+#define IDX_WRITE 1u
+#define IDX_REVOKED 2u
+#define IDX_FIXED (2 + 3 * 8)
+#define IDX_MAX (IDX_FIXED + 2 * 64 + 1 + GRANT_MAX_SECTIONS * 64)
+
+static unsigned char *idx_str(unsigned char *p, const char *s)
+{
+    size_t n = strlen(s); /* an identifier: at most 63 bytes */
+    *p++ = (unsigned char)n;
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static kerr put_index(store_txn *t, const store_table *tab, const struct grant_rec *g)
+{
+    unsigned char buf[IDX_MAX], *p = buf;
+    skey ik;
+    *p++ = IDX_TAG;
+    *p++ = (unsigned char)((g->write ? IDX_WRITE : 0) | (g->revoked ? IDX_REVOKED : 0));
+    store_be64_put(p, (uint64_t)g->not_before);
+    store_be64_put(p + 8, (uint64_t)g->expires);
+    store_be64_put(p + 16, (uint64_t)g->created);
+    p += 24;
+    p = idx_str(p, g->citizen);
+    p = idx_str(p, g->id);
+    *p++ = (unsigned char)g->n_sections;
+    for (size_t i = 0; i < g->n_sections; i++)
+        p = idx_str(p, g->sections[i]);
+    key_index(&ik, t->st, g->grantee, g->citizen, g->id);
+    return store_put(t, tab[VT_GRANTS_BY_GRANTEE], &ik, buf, (size_t)(p - buf));
+}
+
+/* One decoded index value: strings point into the value (not NUL-terminated: lengths kept). */
+struct idx_val {
+    int view;                  /* format 'G': the fields below are set; else only c and g  */
+    const unsigned char *c, *g;
+    size_t c_len, g_len;
+    unsigned flags;
+    int64_t not_before, expires, created;
+    size_t n;
+    const unsigned char *sec[GRANT_MAX_SECTIONS];
+    size_t sec_len[GRANT_MAX_SECTIONS];
+};
+
+static int idx_take(const unsigned char **p, const unsigned char *end, const unsigned char **s, size_t *len)
+{
+    if (*p >= end || (size_t)(end - *p - 1) < **p || **p == 0 || **p > 63)
+        return -1;
+    *len = **p;
+    *s = *p + 1;
+    *p += 1 + *len;
+    return 0;
+}
+
+/* Decode a 'G' value; -1 when it is malformed. */
+static int idx_decode(const unsigned char *v, size_t len, struct idx_val *out)
+{
+    const unsigned char *p = v + IDX_FIXED, *end = v + len;
+    memset(out, 0, sizeof *out);
+    if (len < IDX_FIXED || v[0] != IDX_TAG)
+        return -1;
+    out->view = 1;
+    out->flags = v[1];
+    out->not_before = (int64_t)store_be64(v + 2);
+    out->expires = (int64_t)store_be64(v + 10);
+    out->created = (int64_t)store_be64(v + 18);
+    if (idx_take(&p, end, &out->c, &out->c_len) || idx_take(&p, end, &out->g, &out->g_len) || p >= end)
+        return -1;
+    out->n = *p++;
+    if (out->n == 0 || out->n > GRANT_MAX_SECTIONS)
+        return -1;
+    for (size_t i = 0; i < out->n; i++)
+        if (idx_take(&p, end, &out->sec[i], &out->sec_len[i]))
+            return -1;
+    return p == end ? 0 : -1;
+}
+
 /* Seal OBJ's compact text under K of TAB; takes OBJ's reference. */
 static kerr put_json(store_txn *t, store_table tab, const skey *k, json_t *obj)
 {
@@ -261,7 +349,7 @@ static kerr glist_finish(store_txn *t, struct glist *l, struct grant_rec **out, 
 
 kerr grant_put(store_txn *t, const store_table *tab, const struct grant_rec *g)
 {
-    skey k, ik;
+    skey k;
     if (t->err != KERR_OK)
         return t->err;
     if (!g || !g->id || !g->citizen || !g->grantee || !g->purpose || !g->statement || !g->signature ||
@@ -285,8 +373,7 @@ kerr grant_put(store_txn *t, const store_table *tab, const struct grant_rec *g)
         return store_txn_fail(t, KERR_BAD_REQUEST);
     if (put_json(t, tab[VT_GRANTS], &k, o) != KERR_OK)
         return t->err;
-    key_index(&ik, t->st, g->grantee, g->citizen, g->id);
-    return put_json(t, tab[VT_GRANTS_BY_GRANTEE], &ik, json_pack("{s:s, s:s}", "c", g->citizen, "g", g->id));
+    return put_index(t, tab, &fresh);
 }
 
 kerr grant_get(store_txn *t, const store_table *tab, const char *citizen, const char *grant,
@@ -372,12 +459,17 @@ kerr grant_revoke(store_txn *t, const store_table *tab, const char *citizen, con
     g.revoke_statement = revoke_statement;
     g.revoke_signature = revoke_signature;
     json_t *o = grant_json(&g);
-    grant_rec_free(&g);
-    if (!o)
+    if (!o) {
+        grant_rec_free(&g);
         return store_txn_fail(t, KERR_BAD_REQUEST);
+    }
     key_grant(&k, t->st, citizen, grant);
-    if (put_json(t, tab[VT_GRANTS], &k, o) != KERR_OK)
+    /* the index carries the grant's state too: revoked in the same transaction */
+    if (put_json(t, tab[VT_GRANTS], &k, o) != KERR_OK || put_index(t, tab, &g) != KERR_OK) {
+        grant_rec_free(&g);
         return t->err;
+    }
+    grant_rec_free(&g);
     /* The grantee's wraps go with the grant: the vault no longer holds keys for it. */
     struct keylist l = {0};
     if (collect_keys(t, tab[VT_GRANT_WRAPS], &k, &l, NULL, 0, 0) != KERR_OK) {
@@ -437,9 +529,16 @@ static kerr list_by_index(store_txn *t, const store_table *tab, const skey *pref
         unsigned char *val = NULL;
         size_t len = 0;
         struct jerr err;
+        struct idx_val iv;
         if (store_iter_get(&it, &val, &len) != KERR_OK)
             break;
-        json_t *o = jspec_parse((const char *)val, len, &err);
+        json_t *o = NULL;
+        if (len && val[0] == IDX_TAG)
+            o = idx_decode(val, len, &iv) == 0 ? json_pack("{s:s%, s:s%}", "c", (const char *)iv.c, iv.c_len, "g",
+                                                           (const char *)iv.g, iv.g_len)
+                                               : NULL;
+        else
+            o = jspec_parse((const char *)val, len, &err);
         store_val_free(val, len);
         if (!o || json_array_append_new(refs, o) != 0) {
             store_txn_fail(t, KERR_INTERNAL);
@@ -508,6 +607,218 @@ kerr grant_list_for(store_txn *t, const store_table *tab, const char *grantee, c
         }
     }
     return e;
+}
+
+/* ---------------------------------------------------------------- policy views (the hot path) */
+
+/* One view in one allocation: the policy_grant's strings and section array follow the header. */
+struct view_block {
+    struct policy_grant pg;
+    const char *sec[];
+};
+
+/* Copy N bytes of S as a NUL-terminated string at *AT; returns it. */
+static const char *view_str(char **at, const void *s, size_t n)
+{
+    char *r = *at;
+    memcpy(r, s, n);
+    r[n] = '\0';
+    *at += n + 1;
+    return r;
+}
+
+static struct view_block *view_from_idx(const struct idx_val *iv)
+{
+    size_t strs = iv->g_len + 1;
+    for (size_t i = 0; i < iv->n; i++)
+        strs += iv->sec_len[i] + 1;
+    struct view_block *b = malloc(sizeof *b + iv->n * sizeof b->sec[0] + strs);
+    if (!b)
+        return NULL;
+    char *at = (char *)(b->sec + iv->n);
+    b->pg.id = view_str(&at, iv->g, iv->g_len);
+    for (size_t i = 0; i < iv->n; i++)
+        b->sec[i] = view_str(&at, iv->sec[i], iv->sec_len[i]);
+    b->pg.sections = b->sec;
+    b->pg.n_sections = iv->n;
+    b->pg.write = (iv->flags & IDX_WRITE) != 0;
+    b->pg.not_before = iv->not_before;
+    b->pg.expires = iv->expires;
+    b->pg.revoked = (iv->flags & IDX_REVOKED) != 0;
+    b->pg.created = iv->created;
+    return b;
+}
+
+static struct view_block *view_from_rec(const struct grant_rec *g)
+{
+    struct idx_val iv = {.view = 1, .g = (const unsigned char *)g->id, .g_len = strlen(g->id),
+                         .flags = (g->write ? IDX_WRITE : 0) | (g->revoked ? IDX_REVOKED : 0),
+                         .not_before = g->not_before, .expires = g->expires, .created = g->created,
+                         .n = g->n_sections};
+    for (size_t i = 0; i < iv.n && i < GRANT_MAX_SECTIONS; i++) {
+        iv.sec[i] = (const unsigned char *)g->sections[i];
+        iv.sec_len[i] = strlen(g->sections[i]);
+    }
+    return view_from_idx(&iv);
+}
+
+/* The view of the index value VAL (LEN bytes) under GRANTEE || CITIZEN || ...; NULL with T failed. */
+static struct view_block *view_of(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
+                                  const unsigned char *val, size_t len)
+{
+    struct idx_val iv;
+    struct view_block *b = NULL;
+    if (len && val[0] == IDX_TAG) {
+        if (idx_decode(val, len, &iv) != 0 || iv.c_len != strlen(citizen) || memcmp(iv.c, citizen, iv.c_len) != 0) {
+            store_txn_fail(t, KERR_INTERNAL); /* not what this key must hold: damaged */
+            return NULL;
+        }
+        if (!(b = view_from_idx(&iv)))
+            store_txn_fail(t, KERR_INTERNAL);
+        return b;
+    }
+    /* a value from before the view: {"c","g"}, the view from the record */
+    struct jerr err;
+    const char *c = NULL, *gid = NULL;
+    const struct jspec spec[] = {
+        {.name = "c", .type = JS_ID, .out = &c},
+        {.name = "g", .type = JS_ID, .out = &gid},
+    };
+    json_t *o = jspec_parse((const char *)val, len, &err);
+    struct grant_rec g;
+    if (!o || jspec_extract(o, spec, 2, &err) != 0 || strcmp(c, citizen) != 0) {
+        json_decref(o);
+        store_txn_fail(t, KERR_INTERNAL);
+        return NULL;
+    }
+    kerr e = grant_get(t, tab, c, gid, &g);
+    json_decref(o);
+    if (e == KERR_NOT_FOUND || (e == KERR_OK && strcmp(g.grantee, grantee) != 0)) {
+        grant_rec_free(&g);
+        store_txn_fail(t, KERR_INTERNAL);
+        return NULL;
+    }
+    if (e != KERR_OK)
+        return NULL;
+    if (!(b = view_from_rec(&g)))
+        store_txn_fail(t, KERR_INTERNAL);
+    grant_rec_free(&g);
+    return b;
+}
+
+static int view_order(const void *a, const void *b)
+{
+    const struct policy_grant *x = a, *y = b;
+    if (x->created != y->created)
+        return x->created < y->created ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* Turn the N blocks of B into OUT (policy_grant copies in created, id order); takes B. */
+static kerr views_finish(store_txn *t, struct view_block **b, size_t n, struct grant_views *out)
+{
+    if (t->err == KERR_OK && n && !(out->v = malloc(n * sizeof *out->v)))
+        store_txn_fail(t, KERR_INTERNAL);
+    /* Test the pointers too, not only the error store_txn_fail() keeps: no path indexes a NULL. */
+    if (t->err != KERR_OK || (n && (!b || !out->v))) {
+        for (size_t i = 0; b && i < n; i++)
+            free(b[i]);
+        free(b);
+        free(out->v);
+        out->v = NULL;
+        return t->err != KERR_OK ? t->err : store_txn_fail(t, KERR_INTERNAL);
+    }
+    for (size_t i = 0; i < n; i++)
+        out->v[i] = b[i]->pg; /* the strings stay in the blocks, kept in mem_ */
+    if (n > 1)
+        qsort(out->v, n, sizeof *out->v, view_order);
+    out->n = n;
+    out->mem_ = (void **)b;
+    out->nmem_ = n;
+    return KERR_OK;
+}
+
+kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
+                     struct grant_views *out)
+{
+    struct view_block **b = NULL;
+    size_t n = 0, cap = 0;
+    store_iter it;
+    skey p;
+    memset(out, 0, sizeof *out);
+    skey_reset(&p);
+    skey_id(&p, t->st, grantee, strlen(grantee));
+    skey_id(&p, t->st, citizen, strlen(citizen));
+    /* values first (cursor open), old-format fallbacks read records: collect, then resolve */
+    struct pend { unsigned char *val; size_t len; } *pv = NULL;
+    for (store_iter_begin(&it, t, tab[VT_GRANTS_BY_GRANTEE], &p, NULL); store_iter_next(&it);) {
+        unsigned char *val = NULL;
+        size_t len = 0;
+        if (store_iter_get(&it, &val, &len) != KERR_OK)
+            break;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 4;
+            struct pend *np = realloc(pv, nc * sizeof *np);
+            if (!np) {
+                store_val_free(val, len);
+                store_txn_fail(t, KERR_INTERNAL);
+                break;
+            }
+            pv = np;
+            cap = nc;
+        }
+        pv[n].val = val;
+        pv[n].len = len;
+        n++;
+    }
+    store_iter_end(&it);
+    size_t m = 0;
+    if (t->err == KERR_OK && n && !(b = calloc(n, sizeof *b)))
+        store_txn_fail(t, KERR_INTERNAL);
+    for (size_t i = 0; i < n; i++) {
+        if (t->err == KERR_OK && b && (b[m] = view_of(t, tab, grantee, citizen, pv[i].val, pv[i].len)) != NULL)
+            m++;
+        store_val_free(pv[i].val, pv[i].len);
+    }
+    free(pv);
+    return views_finish(t, b, m, out);
+}
+
+kerr grant_view_get(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
+                    const char *grant, struct grant_views *out)
+{
+    skey k;
+    unsigned char *val = NULL;
+    size_t len = 0;
+    memset(out, 0, sizeof *out);
+    key_index(&k, t->st, grantee, citizen, grant);
+    kerr e = store_get(t, tab[VT_GRANTS_BY_GRANTEE], &k, &val, &len);
+    if (e != KERR_OK)
+        return e;
+    struct view_block **b = calloc(1, sizeof *b);
+    if (!b) {
+        store_val_free(val, len);
+        return store_txn_fail(t, KERR_INTERNAL);
+    }
+    b[0] = view_of(t, tab, grantee, citizen, val, len);
+    store_val_free(val, len);
+    if (b[0] && strcmp(b[0]->pg.id, grant) != 0) {
+        free(b[0]);
+        b[0] = NULL;
+        store_txn_fail(t, KERR_INTERNAL);
+    }
+    return views_finish(t, b, b[0] ? 1 : 0, out);
+}
+
+void grant_views_free(struct grant_views *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->nmem_; i++)
+        free(g->mem_[i]);
+    free(g->mem_);
+    free(g->v);
+    memset(g, 0, sizeof *g);
 }
 
 kerr grant_list_live_covering(store_txn *t, const store_table *tab, const char *citizen, const char *section,
@@ -758,8 +1069,8 @@ static int request_order(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
-kerr grant_request_list_open(store_txn *t, const store_table *tab, const char *citizen,
-                             struct grant_request **out, size_t *n)
+static kerr request_list(store_txn *t, const store_table *tab, const char *citizen, int only_open,
+                         struct grant_request **out, size_t *n)
 {
     struct grant_request *v = NULL;
     size_t m = 0, cap = 0;
@@ -783,7 +1094,7 @@ kerr grant_request_list_open(store_txn *t, const store_table *tab, const char *c
         }
         if (request_from_json(t, o, &r) != KERR_OK)
             break;
-        if (r.state != GREQ_OPEN) {
+        if (only_open && r.state != GREQ_OPEN) {
             grant_request_free(&r);
             continue;
         }
@@ -810,6 +1121,18 @@ kerr grant_request_list_open(store_txn *t, const store_table *tab, const char *c
     *out = v;
     *n = m;
     return KERR_OK;
+}
+
+kerr grant_request_list_open(store_txn *t, const store_table *tab, const char *citizen,
+                             struct grant_request **out, size_t *n)
+{
+    return request_list(t, tab, citizen, 1, out, n);
+}
+
+kerr grant_request_list_all(store_txn *t, const store_table *tab, const char *citizen,
+                            struct grant_request **out, size_t *n)
+{
+    return request_list(t, tab, citizen, 0, out, n);
 }
 
 kerr grant_request_close(store_txn *t, const store_table *tab, const char *citizen, const char *id,

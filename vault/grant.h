@@ -155,6 +155,39 @@ kerr grant_list_for(store_txn *t, const store_table *tab, const char *grantee, c
 kerr grant_list_live_covering(store_txn *t, const store_table *tab, const char *citizen, const char *section,
                               int64_t now, struct grant_rec **out, size_t *n) __attribute__((warn_unused_result));
 
+/**
+ * The grants of one grantee for one citizen as the access rule sees them (policy/policy.h), read
+ * from the by-grantee index alone: the hot path of every dossier read. V is sorted like the lists
+ * above (created, then id); its strings live until grant_views_free().
+ */
+struct grant_views {
+    struct policy_grant *v;
+    size_t n;
+    /* private */
+    void **mem_;
+    size_t nmem_;
+};
+
+/**
+ * @brief Every grant to GRANTEE for CITIZEN, in any state, as policy views: what
+ *        grant_list_for() + grant_policy_view() give, without opening the grant records.
+ * @param[out] out  zeroed, then filled on KERR_OK (grant_views_free() it in every case).
+ * @return KERR_OK (possibly OUT->n == 0) or T's error (KERR_INTERNAL for a damaged index).
+ */
+kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
+                     struct grant_views *out) __attribute__((warn_unused_result));
+
+/**
+ * @brief The policy view of grant GRANT of CITIZEN to GRANTEE (OUT->n == 1): the commit-time
+ *        re-check of a grant a read relied on.
+ * @return KERR_OK; KERR_NOT_FOUND (no such grant to GRANTEE; T healthy); T's error.
+ */
+kerr grant_view_get(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
+                    const char *grant, struct grant_views *out) __attribute__((warn_unused_result));
+
+/** @brief Release OUT's memory and zero it. NULL and zeroed structs are fine. */
+void grant_views_free(struct grant_views *g);
+
 /** @brief Non-zero when G names SECTION. */
 int grant_covers(const struct grant_rec *g, const char *section);
 
@@ -220,6 +253,15 @@ kerr grant_request_get(store_txn *t, const store_table *tab, const char *citizen
  */
 kerr grant_request_list_open(store_txn *t, const store_table *tab, const char *citizen,
                              struct grant_request **out, size_t *n) __attribute__((warn_unused_result));
+
+/**
+ * @brief Every request of CITIZEN, whatever its state (open, declined, answered): the export.
+ * @param[out] out  malloc'd array of *N (NULL when none), in order of `created`, then id;
+ *                  grant_requests_free() it.
+ * @return KERR_OK or T's error.
+ */
+kerr grant_request_list_all(store_txn *t, const store_table *tab, const char *citizen,
+                            struct grant_request **out, size_t *n) __attribute__((warn_unused_result));
 
 /**
  * @brief Close open request ID of CITIZEN at AT: declined (GRANT NULL) or answered by GRANT.

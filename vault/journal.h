@@ -15,7 +15,9 @@
  *
  * Storage, in one table the caller declares to the store (e.g. "journal"), both values sealed:
  *   'E' || id_hash(citizen) || be64(seq)  →  event_json
- *   'H' || id_hash(citizen)               →  be64(count) || head (40 bytes)
+ *   'E' || id_hash(citizen) || 0xFF       →  be64(count) || head (40 bytes)
+ * The head sorts right after the citizen's last event, so an append dirties one leaf page (a head
+ * still under the old key 'H' || id_hash(citizen) is read, and moved by the next append).
  * Appends are meant to run inside a group-commit operation (vault/groupcommit.h); reads in any
  * transaction. Functions taking a store_txn follow its first-error rule.
  */

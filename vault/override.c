@@ -307,15 +307,15 @@ kerr override_bwrap_get(struct vault *v, store_txn *t, const char *id, const cha
     return e;
 }
 
-kerr override_wraps_delete(struct vault *v, store_txn *t, const char *id, size_t *n)
+/* Delete every key under the wrap prefix P, in rounds of 256 (no deletes under an open cursor). */
+static kerr delete_wraps(struct vault *v, store_txn *t, const skey *p, size_t *n)
 {
-    skey p, keys[256];
+    skey keys[256];
     size_t cnt = 0, total = 0;
     store_iter it;
-    key_wrap(&p, t->st, id, NULL, 0, 0);
     for (;;) {
         cnt = 0;
-        for (store_iter_begin(&it, t, tab(v), &p, NULL); cnt < 256 && store_iter_next(&it);) {
+        for (store_iter_begin(&it, t, tab(v), p, NULL); cnt < 256 && store_iter_next(&it);) {
             size_t klen = 0;
             const unsigned char *kb = store_iter_key(&it, &klen);
             skey_reset(&keys[cnt]);
@@ -330,6 +330,37 @@ kerr override_wraps_delete(struct vault *v, store_txn *t, const char *id, size_t
             break;
     }
     if (n)
+        *n = total;
+    return t->err;
+}
+
+kerr override_wraps_delete(struct vault *v, store_txn *t, const char *id, size_t *n)
+{
+    skey p;
+    key_wrap(&p, t->st, id, NULL, 0, 0);
+    return delete_wraps(v, t, &p, n);
+}
+
+kerr override_bwrap_delete_section(struct vault *v, store_txn *t, const char *citizen, const char *section,
+                                   size_t *n)
+{
+    json_t *all = NULL;
+    size_t total = 0, i;
+    json_t *rec;
+    if (n)
+        *n = 0;
+    if (override_list(v, t, citizen, &all) != KERR_OK)
+        return t->err;
+    json_array_foreach(all, i, rec) {
+        skey p;
+        size_t cnt = 0;
+        key_wrap(&p, t->st, json_string_value(json_object_get(rec, "id")), section, 0, 0);
+        if (delete_wraps(v, t, &p, &cnt) != KERR_OK)
+            break;
+        total += cnt;
+    }
+    json_decref(all);
+    if (n && t->err == KERR_OK)
         *n = total;
     return t->err;
 }
@@ -447,6 +478,8 @@ kerr override_close_txn(struct vault *v, store_txn *t, json_t *rec, int64_t now,
         json_object_set_new(rec, "close_statement", json_string(statement));
         json_object_set_new(rec, "close_signature", json_string(signature));
     }
+    if (!json_object_get(rec, "notice_at")) /* never activated: the citizen learns of it at close */
+        json_object_set_new(rec, "notice_at", json_integer((json_int_t)notice_due(v, now)));
     if (override_put(v, t, rec) != KERR_OK || override_wraps_delete(v, t, id, NULL) != KERR_OK)
         return t->err;
     json_t *leaf = statement && signature

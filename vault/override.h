@@ -19,7 +19,11 @@
  *    "sections":[..] (or ["*"]),"statement","signature","created","state":"pending|active|closed",
  *    "approvals":[{"approver","statement","signature","time"}],
  *    "activated"?,"expires"?,"released":[{"section","epoch"}]?,"release_time"?,
- *    "closed"?,"close_reason"?("closed"|"expired"),"closed_by"?,"close_statement"?,"close_signature"?}
+ *    "closed"?,"close_reason"?("closed"|"expired"),"closed_by"?,"close_statement"?,"close_signature"?,
+ *    "notice_at"?}
+ * notice_at is when the citizen may know of the override (activation, or the close of one never
+ * activated, plus the charter's citizen_notice_hours then in force): the held journal notices and
+ * GET /citizens/{c}/overrides both go by it.
  * statement/signature strings are the b64 envelopes exactly as received, so they are served and
  * logged byte for byte.
  *
@@ -105,6 +109,15 @@ kerr override_bwrap_get(struct vault *v, store_txn *t, const char *id, const cha
 
 /** @brief Delete every wrap of override ID. @param[out] n may be NULL. @return T's error. */
 kerr override_wraps_delete(struct vault *v, store_txn *t, const char *id, size_t *n);
+
+/**
+ * @brief Delete the beneficiary wraps of SECTION (every epoch) under every override of CITIZEN,
+ *        whatever its state: the erasure of a section (section_erase()) destroys every wrap of it.
+ * @param[out] n  may be NULL: how many wraps were deleted.
+ * @return T's error after the call.
+ */
+kerr override_bwrap_delete_section(struct vault *v, store_txn *t, const char *citizen, const char *section,
+                                   size_t *n);
 
 /**
  * @brief Journal EV for CITIZEN now (DUE <= EV->time) or hold it until DUE (citizen_notice_hours):

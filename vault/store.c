@@ -222,12 +222,15 @@ kerr store_open(store **out, const char *dir, const unsigned char storage_key[ST
     for (;;) {
         if ((rc = mdb_env_create(&st->env)) != 0) {
             st->env = NULL;
+            e = store_kerr(rc);
             goto fail;
         }
         if ((rc = mdb_env_set_mapsize(st->env, map)) ||
             (rc = mdb_env_set_maxdbs(st->env, STORE_MAX_TABLES)) ||
-            (rc = mdb_env_set_maxreaders(st->env, opts->max_readers ? opts->max_readers : 126)))
+            (rc = mdb_env_set_maxreaders(st->env, opts->max_readers ? opts->max_readers : 126))) {
+            e = store_kerr(rc);
             goto fail;
+        }
         if ((rc = mdb_env_open(st->env, dir, MDB_NOTLS | opts->env_flags, 0600)) == 0)
             break;
         if ((rc == ENOMEM || rc == EINVAL) && !opts->map_size && map > ((size_t)1 << 30)) {

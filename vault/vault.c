@@ -248,9 +248,10 @@ void vault_post_commit(kerr result, void *arg)
 
 /* ---------------------------------------------------------------- open / close */
 
-static kerr open_parts(vault *v, const unsigned char *storage_key, const unsigned char *log_sk, struct jerr *err)
+static kerr open_parts(vault *v, const unsigned char *storage_key, const unsigned char *log_sk, size_t map_size,
+                       struct jerr *err)
 {
-    store_opts o = {.tables = table_names, .n_tables = VT_COUNT_};
+    store_opts o = {.tables = table_names, .n_tables = VT_COUNT_, .map_size = map_size};
     kerr e = store_open(&v->st, v->dir, storage_key, &o);
     if (e != KERR_OK)
         return jerr_set(err, e, NULL, "cannot open the store in %s: %s", v->dir, kerr_code(e)), e;
@@ -361,6 +362,11 @@ static kerr load_config(vault *v, struct jerr *err)
 
 kerr vault_open(vault **out, const char *dir, struct jerr *err)
 {
+    return vault_open_with(out, dir, NULL, err);
+}
+
+kerr vault_open_with(vault **out, const char *dir, const struct vault_open_opts *opts, struct jerr *err)
+{
     struct jerr dummy;
     if (!err)
         err = &dummy;
@@ -383,7 +389,7 @@ kerr vault_open(vault **out, const char *dir, struct jerr *err)
             jerr_set(err, KERR_INTERNAL, NULL, "cannot read the vault's key files in %s/keys (mode must be 0600)", dir);
         } else if (crypto_sign_seed_keypair(pk, log_sk, log_seed) == 0 &&
                    crypto_scalarmult_base(v->gate_pk, v->gate_sk) == 0) {
-            e = open_parts(v, storage_key, log_sk, err);
+            e = open_parts(v, storage_key, log_sk, opts ? opts->map_size : 0, err);
             if (e == KERR_OK)
                 e = load_config(v, err);
             if (e == KERR_OK)
@@ -513,7 +519,7 @@ kerr vault_create(const char *dir, const char *origin, const char *charter_bytes
         jerr_set(err, KERR_INTERNAL, NULL, "cannot write the vault's keys in %s: %s", keys, strerror(errno));
         goto out;
     }
-    if ((e = open_parts(v, storage_key, log_sk, err)) != KERR_OK || (e = start_log(v, log_sk, err)) != KERR_OK)
+    if ((e = open_parts(v, storage_key, log_sk, 0, err)) != KERR_OK || (e = start_log(v, log_sk, err)) != KERR_OK)
         goto out;
     struct genesis g = {v, c, admin, now};
     e = gc_submit(v->gc, genesis_apply, &g);

@@ -98,6 +98,19 @@ kerr vault_create(const char *dir, const char *origin, const char *charter_bytes
  */
 kerr vault_open(vault **out, const char *dir, struct jerr *err) __attribute__((warn_unused_result));
 
+/** Options of vault_open_with(). Zero-initialise. */
+struct vault_open_opts {
+    /** LMDB map size in bytes (the most data.mdb may hold); 0 → STORE_MAP_SIZE_DEFAULT. A size below
+     *  what the file already holds is raised to it by LMDB. Writes beyond it are storage_full. */
+    size_t map_size;
+};
+
+/**
+ * @brief vault_open() with OPTS (NULL: defaults). Same results.
+ */
+kerr vault_open_with(vault **out, const char *dir, const struct vault_open_opts *opts, struct jerr *err)
+    __attribute__((warn_unused_result));
+
 /** @brief Drain the committer, close the log and the store, wipe the keys. NULL ignored. */
 void vault_close(vault *v);
 

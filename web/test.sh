@@ -5,6 +5,11 @@
 # "ok - NAME" / "not ok - NAME" line per check and a final "N passed, N failed".
 # Exit status: 0 when everything passed. Uses build/kluisd and build/kluis (KLUIS_BIN overrides).
 set -u
+# make check passes KLUIS_VECTORS relative to the checkout (../shared/vectors): resolve it before cd.
+case "${KLUIS_VECTORS:-/}" in
+  /*) ;;
+  *) KLUIS_VECTORS=$(cd "$KLUIS_VECTORS" 2>/dev/null && pwd || echo "$KLUIS_VECTORS"); export KLUIS_VECTORS ;;
+esac
 cd "$(dirname "$0")"
 WEB=$(pwd)
 REPO=$(cd .. && pwd)

@@ -514,6 +514,21 @@ static void test_requests(void)
     kc_call(K.port, "GET", "/v1/citizens/burger-1/requests", b1->token, NULL, &r);
     CHECK(r.status == 200 && json_array_size(json_object_get(r.json, "requests")) == 0, "no open requests remain");
     kc_resp_free(&r);
+
+    /* the export holds every request, whatever its state */
+    CHECK(kc_call(K.port, "GET", "/v1/citizens/burger-1/export", b1->token, NULL, &r) == 200, "the citizen exports");
+    a = json_object_get(r.json, "requests");
+    json_t *q1 = find_id(a, "req-1"), *q2 = find_id(a, "req-2");
+    CHECK(json_array_size(a) == 2 && q1 && q2, "export: both requests, answered and declined (%zu)", json_array_size(a));
+    CHECK(q1 && !strcmp(json_string_value(json_object_get(q1, "state")), "answered") &&
+              !strcmp(json_string_value(json_object_get(q1, "answered_by")), "g-req") &&
+              json_integer_value(json_object_get(q1, "closed")) >= now0 &&
+              json_is_string(json_object_get(q1, "statement")),
+          "export: req-1 answered by g-req, with its closing time and statement");
+    CHECK(q2 && !strcmp(json_string_value(json_object_get(q2, "state")), "declined") &&
+              json_integer_value(json_object_get(q2, "closed")) >= now0 && !json_object_get(q2, "answered_by"),
+          "export: req-2 declined, with its closing time");
+    kc_resp_free(&r);
 }
 
 /* ---------------------------------------------------------------- part 2: api_access in-process */

@@ -11,7 +11,9 @@
  *
  * Part 2 (in-process, same vault): the sweeper closes an expired override (injected `now`), the
  * escrow answers 503 and releases nothing when the log cannot be written, held notices
- * (citizen_notice_hours) are released at their due time.
+ * (citizen_notice_hours) are released at their due time; the citizen's override view waits for
+ * the notice time; erasure destroys the override wraps of the section; a beneficiary's read
+ * decided before an override's close or expiry but committed after it is refused (503, then 403).
  */
 #include "tests/test.h"
 #include "tests/api/client.h"
@@ -280,6 +282,10 @@ static void test_flow(void)
               !strcmp(json_string_value(json_object_get(r.json, "id")), "ov-1"),
           "POST /overrides by the mayor → 201 {id, state:pending} (approvals_required 1)");
     kc_resp_free(&r);
+    CHECK(kc_call(K.port, "GET", "/v1/citizens/burger-1/overrides", b1->token, NULL, &r) == 200 &&
+              json_array_size(json_object_get(r.json, "overrides")) == 0,
+          "the citizen's GET /citizens/{c}/overrides: a pending override is not shown (no notice yet)");
+    kc_resp_free(&r);
     CHECK(kc_call(K.port, "POST", "/v1/overrides", carla_tok, ov1_env, &r) == 409 && expect(409, "replay", &r),
           "the same statement again → 409 replay");
 
@@ -456,6 +462,43 @@ static void test_flow(void)
           rel, rd);
     kc_resp_free(&r);
 
+    /* the citizen's own view of the override: everything the notice must show */
+    CHECK(kc_call(K.port, "GET", "/v1/citizens/burger-1/overrides", b1->token, NULL, &r) == 200,
+          "GET /citizens/burger-1/overrides by the citizen → 200");
+    json_t *ov = json_array_get(json_object_get(r.json, "overrides"), 0);
+    json_t *mayor = json_object_get(ov, "mayor"), *bene = json_object_get(ov, "beneficiary");
+    json_t *osecs = json_object_get(ov, "sections");
+    json_int_t act_t = json_integer_value(json_object_get(ov, "activated"));
+    CHECK(json_array_size(json_object_get(r.json, "overrides")) == 1 &&
+              !strcmp(json_string_value(json_object_get(ov, "id")), "ov-1") &&
+              !strcmp(json_string_value(json_object_get(ov, "state")), "active") &&
+              !strcmp(json_string_value(json_object_get(ov, "ground")), "acuut-gevaar") &&
+              json_string_length(json_object_get(ov, "ground_title")) > 0 &&
+              !strcmp(json_string_value(json_object_get(ov, "justification")), JUST),
+          "the citizen sees ov-1 active with the ground, its charter title and the justification");
+    CHECK(mayor && !strcmp(json_string_value(json_object_get(mayor, "id")), "burg-carla") &&
+              json_is_string(json_object_get(mayor, "display_name")) && bene &&
+              !strcmp(json_string_value(json_object_get(bene, "id")), "wijk-anna") &&
+              json_is_string(json_object_get(bene, "display_name")) &&
+              json_is_string(json_object_get(bene, "organisation")),
+          "…the mayor and the professional (beneficiary) with name and organisation");
+    CHECK(json_array_size(osecs) == 2 && !strcmp(json_string_value(json_array_get(osecs, 0)), "plan") &&
+              act_t >= now0 && json_integer_value(json_object_get(ov, "expires")) == act_t + 24 * 3600 &&
+              json_integer_value(json_object_get(ov, "requested")) >= now0 && !json_object_get(ov, "closed") &&
+              json_array_size(json_object_get(ov, "released")) == 2 &&
+              !strcmp(json_string_value(json_object_get(json_array_get(json_object_get(ov, "approved_by"), 0), "id")),
+                      "fg-olga"),
+          "…the sections, the period (activated, expires = +24 h), the released sections and the approver");
+    CHECK(ov && !json_object_get(ov, "statement") && !json_object_get(ov, "signature"),
+          "…and no signed statements (the auditor's business)");
+    kc_resp_free(&r);
+    kc_call(K.port, "GET", "/v1/citizens/burger-1/overrides", anna_tok, NULL, &r);
+    CHECK(expect(403, "forbidden", &r), "GET /citizens/{c}/overrides by the beneficiary → 403 forbidden");
+    kc_call(K.port, "GET", "/v1/citizens/burger-1/overrides", carla_tok, NULL, &r);
+    CHECK(expect(403, "forbidden", &r), "…by the mayor → 403 forbidden");
+    kc_call(K.port, "GET", "/v1/citizens/burger-1/overrides", NULL, NULL, &r);
+    CHECK(expect(401, "unauthenticated", &r), "…without a session → 401");
+
     /* close by the beneficiary */
     CHECK(post_close(dave_tok, "ov-1", close_env("cl-d", "wijk-dave", "ov-1", dave_k->sign_sk), &r) == 403,
           "close by someone else → 403");
@@ -482,6 +525,14 @@ static void test_flow(void)
                                                         "close_reason")),
                       "closed"),
           "GET /overrides?state=closed (mayor) → the closed record");
+    kc_resp_free(&r);
+    CHECK(kc_call(K.port, "GET", "/v1/citizens/burger-1/overrides", b1->token, NULL, &r) == 200, "citizen view again");
+    ov = json_array_get(json_object_get(r.json, "overrides"), 0);
+    CHECK(ov && !strcmp(json_string_value(json_object_get(ov, "state")), "closed") &&
+              !strcmp(json_string_value(json_object_get(ov, "close_reason")), "closed") &&
+              json_integer_value(json_object_get(ov, "closed")) >= act_t &&
+              !strcmp(json_string_value(json_object_get(json_object_get(ov, "closed_by"), "id")), "wijk-anna"),
+          "the citizen sees ov-1 closed, when and by whom");
     kc_resp_free(&r);
     CHECK(kc_call(K.port, "GET", "/v1/citizens/burger-1/journal", b1->token, NULL, &r) == 200, "journal again");
     int closed_plan = 0, closed_wonen = 0;
@@ -634,6 +685,198 @@ static kerr test_notice_apply(store_txn *t, void *arg)
     return override_notice(a->v, t, "burger-1", &ev, a->now + 2 * 3600);
 }
 
+/* ---------------------------------------------------------------- part 2 helpers: synthetic records */
+
+struct put_arg {
+    vault *v;
+    json_t *rec;                /* stored as is */
+    const char *wrap_ov[4];     /* beneficiary wraps to store: override, section, epoch 1 */
+    const char *wrap_sec[4];
+};
+
+static kerr test_put_apply(store_txn *t, void *arg)
+{
+    struct put_arg *a = arg;
+    unsigned char w[KLUIS_WRAP_BYTES];
+    memset(w, 0x5a, sizeof w);
+    if (a->rec && override_put(a->v, t, a->rec) != KERR_OK)
+        return t->err;
+    for (int i = 0; i < 4 && a->wrap_ov[i]; i++)
+        if (override_bwrap_put(a->v, t, a->wrap_ov[i], a->wrap_sec[i], 1, w) != KERR_OK)
+            return t->err;
+    return KERR_OK;
+}
+
+/* An active override record of burger-1 as the approve step would leave it (no leaves: the
+ * in-process part checks the vault's behaviour, not the log). */
+static json_t *synthetic_override(const char *id, const char *beneficiary, const char *s1, const char *s2,
+                                  int64_t activated, int64_t expires, int64_t notice_at)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:[s,s], s:s, s:s, s:I, s:s, s:[], s:I, s:I, s:I}",
+                     "id", id, "citizen", "burger-1", "requester", "burg-carla", "requester_org", "Gemeente",
+                     "beneficiary", beneficiary, "ground", "acuut-gevaar", "justification", JUST, "hours", (json_int_t)1,
+                     "sections", s1, s2, "statement", "", "signature", "", "created", (json_int_t)activated, "state",
+                     "active", "approvals", "activated", (json_int_t)activated, "expires", (json_int_t)expires,
+                     "notice_at", (json_int_t)notice_at);
+}
+
+/* Holds the writer for MS milliseconds, then (CLOSE_ID set) closes that override in the store, so
+ * that a read decided meanwhile on a snapshot commits only after the close. */
+struct blocker {
+    vault *v;
+    unsigned ms;
+    const char *close_id;
+    int started, done; /* set on the writer; read with __atomic_load_n */
+};
+
+static kerr blocker_apply(store_txn *t, void *arg)
+{
+    struct blocker *b = arg;
+    struct timespec ts = {(time_t)(b->ms / 1000), (long)(b->ms % 1000) * 1000000L};
+    __atomic_store_n(&b->started, 1, __ATOMIC_SEQ_CST);
+    nanosleep(&ts, NULL);
+    if (!b->close_id)
+        return KERR_OK;
+    json_t *rec = NULL;
+    if (override_get(b->v, t, b->close_id, &rec) != KERR_OK)
+        return t->err;
+    json_object_set_new(rec, "state", json_string("closed"));
+    json_object_set_new(rec, "closed", json_integer((json_int_t)time(NULL)));
+    json_object_set_new(rec, "close_reason", json_string("closed"));
+    override_put(b->v, t, rec);
+    json_decref(rec);
+    return t->err;
+}
+
+static void blocker_done(kerr e, void *arg)
+{
+    (void)e;
+    __atomic_store_n(&((struct blocker *)arg)->done, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Start B on the writer and return once its apply runs (the writer is held from then on). */
+static int block_writer(vault *v, struct blocker *b)
+{
+    if (gc_submit_async(v->gc, blocker_apply, blocker_done, b) != KERR_OK)
+        return -1;
+    for (int i = 0; i < 5000; i++) {
+        if (__atomic_load_n(&b->started, __ATOMIC_SEQ_CST))
+            return 0;
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+static void wait_done(struct blocker *b)
+{
+    for (int i = 0; i < 10000 && !__atomic_load_n(&b->done, __ATOMIC_SEQ_CST); i++) {
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* How many events of the citizen's journal have ACTION, RESULT and BASIS. */
+static int journal_count_of(vault *v, const char *action, const char *result, const char *basis)
+{
+    store_txn t;
+    journal_entry *je = NULL;
+    size_t n = 0;
+    int c = 0;
+    char a[96], rs[128], b[128];
+    snprintf(a, sizeof a, "\"action\":\"%s\"", action);
+    snprintf(rs, sizeof rs, "\"result\":\"%s\"", result);
+    snprintf(b, sizeof b, "\"basis\":\"%s\"", basis);
+    store_txn_begin(v->st, &t, true);
+    if (journal_list(&t, v->tab[VT_JOURNAL], "burger-1", 0, SIZE_MAX, &je, &n) == KERR_OK)
+        for (size_t i = 0; i < n; i++)
+            c += strstr((char *)je[i].raw, a) && strstr((char *)je[i].raw, rs) && strstr((char *)je[i].raw, b);
+    store_txn_abort(&t);
+    journal_entries_free(je, n);
+    return c;
+}
+
+/* Erasure, the citizen's notice view and the commit-time re-check of an override basis. */
+static void test_in_process_more(vault *v)
+{
+    struct kc_resp r;
+    store_txn t;
+    unsigned char w[KLUIS_WRAP_BYTES];
+    int64_t now = (int64_t)time(NULL);
+
+    /* ov-race: anna, plan+wonen, visible; ov-hidden: dave, wonen, notice due in 2 h */
+    struct put_arg pa = {.v = v, .rec = synthetic_override("ov-race", "wijk-anna", "plan", "wonen", now, now + 3600, now),
+                         .wrap_ov = {"ov-race", "ov-race"}, .wrap_sec = {"plan", "wonen"}};
+    struct put_arg pb = {.v = v,
+                         .rec = synthetic_override("ov-hidden", "wijk-dave", "wonen", "plan", now, now + 3600,
+                                                   now + 7200),
+                         .wrap_ov = {"ov-hidden"}, .wrap_sec = {"wonen"}};
+    CHECK(pa.rec && pb.rec && gc_submit(v->gc, test_put_apply, &pa) == KERR_OK &&
+              gc_submit(v->gc, test_put_apply, &pb) == KERR_OK,
+          "two active overrides with beneficiary wraps stored in-process");
+    json_decref(pa.rec);
+    json_decref(pb.rec);
+
+    /* citizen_notice_hours: an override whose notice is not yet due is not shown */
+    CHECK(kc_call(K.port, "GET", "/v1/citizens/burger-1/overrides", b1->token, NULL, &r) == 200,
+          "the citizen lists their overrides");
+    int race = 0, hidden = 0;
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(r.json, "overrides"), i, o) {
+        race += !strcmp(json_string_value(json_object_get(o, "id")), "ov-race");
+        hidden += !strcmp(json_string_value(json_object_get(o, "id")), "ov-hidden");
+    }
+    CHECK(race == 1 && hidden == 0, "an override is shown from its notice time on, not before (%d %d)", race, hidden);
+    kc_resp_free(&r);
+
+    /* erasure destroys the override beneficiary wraps of the section too, under every override */
+    CHECK(kc_call(K.port, "DELETE", "/v1/citizens/burger-1/sections/wonen", b1->token, NULL, &r) == 200,
+          "the citizen erases wonen");
+    kc_resp_free(&r);
+    store_txn_begin(v->st, &t, true);
+    CHECK(override_bwrap_get(v, &t, "ov-race", "wonen", 1, w) == KERR_NOT_FOUND &&
+              override_bwrap_get(v, &t, "ov-hidden", "wonen", 1, w) == KERR_NOT_FOUND,
+          "erasure deleted every override's beneficiary wrap of the erased section");
+    CHECK(override_bwrap_get(v, &t, "ov-race", "plan", 1, w) == KERR_OK,
+          "…and no wrap of another section");
+    store_txn_abort(&t);
+
+    /* a beneficiary's read racing the override's close: decided while active, committed after */
+    const char *path = "/v1/citizens/burger-1/sections/plan/entries";
+    CHECK(kc_call(K.port, "GET", path, anna_tok, NULL, &r) == 200, "anna reads plan under ov-race");
+    kc_resp_free(&r);
+    int allowed0 = journal_count_of(v, "read", "allowed", "override:ov-race");
+    struct blocker b = {.v = v, .ms = 1500, .close_id = "ov-race"};
+    CHECK(block_writer(v, &b) == 0, "the writer is held; ov-race gets closed when it is released");
+    kc_call(K.port, "GET", path, anna_tok, NULL, &r);
+    CHECK(is_err(&r, 503, "journal_unavailable") && !json_object_get(r.json, "entries"),
+          "a read decided under the override but committed after its close → 503, nothing served (%d)", r.status);
+    kc_resp_free(&r);
+    wait_done(&b);
+    kc_call(K.port, "GET", path, anna_tok, NULL, &r);
+    CHECK(r.status == 403, "…and the retry is refused: 403 %s", r.error);
+    kc_resp_free(&r);
+    CHECK(journal_count_of(v, "read", "allowed", "override:ov-race") == allowed0,
+          "the refused read left no 'allowed' event in the journal");
+
+    /* the same when the override runs out between decision and commit */
+    now = (int64_t)time(NULL);
+    struct put_arg pc = {.v = v, .rec = synthetic_override("ov-exp", "wijk-anna", "plan", "plan", now, now + 2, now)};
+    CHECK(pc.rec && gc_submit(v->gc, test_put_apply, &pc) == KERR_OK, "ov-exp: active for 2 s more");
+    json_decref(pc.rec);
+    struct blocker b2 = {.v = v, .ms = 3200};
+    CHECK(block_writer(v, &b2) == 0, "the writer is held past ov-exp's expiry");
+    kc_call(K.port, "GET", "/v1/citizens/burger-1/dossier", anna_tok, NULL, &r);
+    CHECK(is_err(&r, 503, "journal_unavailable") && !json_object_get(r.json, "sections"),
+          "an overview decided before the expiry but committed after it → 503, nothing served (%d)", r.status);
+    kc_resp_free(&r);
+    wait_done(&b2);
+    kc_call(K.port, "GET", "/v1/citizens/burger-1/dossier", anna_tok, NULL, &r);
+    CHECK(r.status == 403, "…and the retry is refused: 403 %s", r.error);
+    kc_resp_free(&r);
+}
+
 static void test_in_process(void)
 {
     vault *v = NULL;
@@ -732,6 +975,8 @@ static void test_in_process(void)
               strstr((char *)je[0].raw, want),
           "…released at its due time, keeping the time of the action");
     journal_entries_free(je, nje);
+
+    test_in_process_more(v);
 
     api_server_stop(srv);
     vault_close(v);

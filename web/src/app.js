@@ -262,8 +262,8 @@ async function guarded(fn) {
 // ---- routing -----------------------------------------------------------------------------------
 
 const PUBLIC = ['login', 'enrol', 'charter'];
-const PRIVATE = ['dossier', 'access', 'give', 'requests', 'journal', 'data', 'charter'];
-const SCREENS = { login: screenLogin, enrol: screenEnrol, charter: screenCharter, dossier: screenDossier, access: screenAccess, give: screenGive, requests: screenRequests, journal: screenJournal, data: screenData };
+const PRIVATE = ['dossier', 'access', 'give', 'requests', 'journal', 'data', 'passphrase', 'charter'];
+const SCREENS = { login: screenLogin, enrol: screenEnrol, charter: screenCharter, dossier: screenDossier, access: screenAccess, give: screenGive, requests: screenRequests, journal: screenJournal, data: screenData, passphrase: screenPassphrase };
 
 function route() {
   const r = location.hash.replace(/^#\/?/, '');
@@ -292,7 +292,7 @@ function renderChrome(current) {
   $('footer-text').textContent = t('footer');
   const nav = clear($('nav'));
   nav.setAttribute('aria-label', t('nav.label'));
-  const items = app.s ? ['dossier', 'access', 'give', 'requests', 'journal', 'data', 'charter'] : ['login', 'enrol', 'charter'];
+  const items = app.s ? ['dossier', 'access', 'give', 'requests', 'journal', 'data', 'passphrase', 'charter'] : ['login', 'enrol', 'charter'];
   nav.append(h('ul', { class: 'kluis-nav-list' }, items.map((n) =>
     h('li', { class: 'kluis-nav-item' }, h('a', {
       class: 'utrecht-link kluis-nav-link', href: `#/${n}`, 'aria-current': n === current ? 'page' : undefined,
@@ -384,11 +384,13 @@ export function strength(p) {
   return 4;
 }
 
-function screenEnrol(body) {
-  body.append(para(t('enrol.intro')));
-  const id = field({ label: t('enrol.id'), hint: t('login.id.hint'), autocomplete: 'username', attrs: { autocapitalize: 'none' } });
-  const code = field({ label: t('enrol.code'), hint: t('enrol.code.hint'), autocomplete: 'one-time-code', attrs: { autocapitalize: 'none', spellcheck: 'false' } });
-  const pass = field({ label: t('enrol.pass'), type: 'password', hint: t('enrol.pass.hint'), autocomplete: 'new-password' });
+/**
+ * The new-passphrase part of a form, the same for enrolment and a passphrase change: the field
+ * with its strength meter, the repeat field, the plain warning that nobody can recover it, and
+ * the "I understand" check. check() marks every problem and returns the first field at fault.
+ */
+function newPassphrase({ label = t('enrol.pass') } = {}) {
+  const pass = field({ label, type: 'password', hint: t('enrol.pass.hint'), autocomplete: 'new-password' });
   const meterId = nextId('m');
   const meterText = h('span', { id: `${meterId}-t`, class: 'kluis-meter-text' }, t('strength.0'));
   const meter = h('meter', { id: meterId, min: 0, max: 4, low: 2, high: 3, optimum: 4, value: 0, class: 'kluis-meter', 'aria-labelledby': `${meterId}-l`, 'aria-describedby': `${meterId}-t` });
@@ -405,25 +407,44 @@ function screenEnrol(body) {
   const understand = checkbox(t('enrol.understand'));
   const understandErr = h('p', { class: 'utrecht-form-field-error-message', id: nextId('e'), hidden: true });
   understand.el.prepend(understandErr);
+  return {
+    pass, pass2,
+    els: [pass.el, pass2.el, warn, understand.el],
+    check() {
+      let first = null;
+      if (!pass.error(strength(pass.input.value) >= 2 ? '' : t('enrol.err.weak'))) first = pass.input;
+      if (!pass2.error(pass2.input.value === pass.input.value ? '' : t('enrol.err.match')) && !first) first = pass2.input;
+      const und = understand.input.checked;
+      understandErr.hidden = und;
+      understandErr.textContent = und ? '' : t('enrol.err.understand');
+      if (!und) understand.input.setAttribute('aria-describedby', understandErr.id); else understand.input.removeAttribute('aria-describedby');
+      if (!und && !first) first = understand.input;
+      return first;
+    },
+    clear() { pass.input.value = ''; pass2.input.value = ''; },
+  };
+}
+
+function screenEnrol(body) {
+  body.append(para(t('enrol.intro')));
+  const id = field({ label: t('enrol.id'), hint: t('login.id.hint'), autocomplete: 'username', attrs: { autocapitalize: 'none' } });
+  const code = field({ label: t('enrol.code'), hint: t('enrol.code.hint'), autocomplete: 'one-time-code', attrs: { autocapitalize: 'none', spellcheck: 'false' } });
+  const np = newPassphrase();
+  const pass = np.pass;
   const submit = h('button', { type: 'submit', class: 'utrecht-button utrecht-button--primary-action utrecht-button--submit' }, t('enrol.submit'));
   const msg = h('div', { class: 'kluis-msg' });
-  const form = h('form', { class: 'utrecht-form kluis-form', novalidate: true, id: 'enrol-form' }, id.el, code.el, pass.el, pass2.el, warn, understand.el, h('div', { class: 'utrecht-button-group' }, submit), msg);
+  const form = h('form', { class: 'utrecht-form kluis-form', novalidate: true, id: 'enrol-form' }, id.el, code.el, ...np.els, h('div', { class: 'utrecht-button-group' }, submit), msg);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     clear(msg);
     const checks = [
       [id, kc.ID_RE.test(id.input.value.trim()) ? '' : t('enrol.err.id')],
       [code, code.input.value.trim() ? '' : t('enrol.err.code')],
-      [pass, strength(pass.input.value) >= 2 ? '' : t('enrol.err.weak')],
-      [pass2, pass2.input.value === pass.input.value ? '' : t('enrol.err.match')],
     ];
     let first = null;
     for (const [f, m] of checks) if (!f.error(m) && !first) first = f.input;
-    const und = understand.input.checked;
-    understandErr.hidden = und;
-    understandErr.textContent = und ? '' : t('enrol.err.understand');
-    if (!und) understand.input.setAttribute('aria-describedby', understandErr.id); else understand.input.removeAttribute('aria-describedby');
-    if (!und && !first) first = understand.input;
+    const pfirst = np.check();
+    if (!first) first = pfirst;
     if (first) { first.focus(); return; }
     submit.disabled = true;
     const stop = busy(msg, t('enrol.busy'));
@@ -434,7 +455,7 @@ function screenEnrol(body) {
       const master = await pwhashInWorker(pass.input.value, salt, opslimit, memlimit);
       const s = await V.enroll({ id: id.input.value.trim(), code: code.input.value.trim(), master, salt, opslimit, memlimit, vaultInfo: app.vault, charter: app.charter });
       kc.wipe(master);
-      pass.input.value = ''; pass2.input.value = '';
+      np.clear();
       stop();
       await startSession(s, t('enrol.done'));
     } catch (e) {
@@ -442,6 +463,61 @@ function screenEnrol(body) {
       submit.disabled = false;
       const bad = e instanceof api.ApiError && ['forbidden', 'bad_credentials', 'not_found', 'conflict', 'unauthenticated'].includes(e.code);
       msg.append(alertBox('error', bad ? t('enrol.err.code.bad') : errorText(e)));
+    }
+  });
+  body.append(form);
+}
+
+// ---- screen: change the passphrase -------------------------------------------------------------
+
+function screenPassphrase(body) {
+  body.append(para(t('passphrase.intro')));
+  const cur = field({ label: t('passphrase.current'), type: 'password', autocomplete: 'current-password' });
+  const np = newPassphrase({ label: t('passphrase.new') });
+  const submit = h('button', { type: 'submit', class: 'utrecht-button utrecht-button--primary-action utrecht-button--submit' }, t('passphrase.submit'));
+  const msg = h('div', { class: 'kluis-msg' });
+  const form = h('form', { class: 'utrecht-form kluis-form', novalidate: true, id: 'passphrase-form' }, cur.el, ...np.els, h('div', { class: 'utrecht-button-group' }, submit), msg);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clear(msg);
+    let first = cur.error(cur.input.value ? '' : t('passphrase.err.current')) ? null : cur.input;
+    const pfirst = np.check();
+    if (!first) first = pfirst;
+    if (!first && np.pass.input.value === cur.input.value && !np.pass.error(t('passphrase.err.same'))) first = np.pass.input;
+    if (first) { first.focus(); return; }
+    submit.disabled = true;
+    const stop = busy(msg, t('passphrase.busy'));
+    try {
+      // The current passphrase first (a wrong one counts toward the lockout, like a login), so an
+      // unattended open session cannot be used to lock the citizen out of their own vault.
+      if (!(await guarded(() => V.checkPassphrase(app.s, cur.input.value, pwhashInWorker)))) {
+        stop();
+        submit.disabled = false;
+        cur.error(t('passphrase.err.wrong'));
+        cur.input.focus();
+        return;
+      }
+      const salt = kc.random(16);
+      const opslimit = kc.PWHASH_OPSLIMIT + 1;
+      const memlimit = kc.PWHASH_MEMLIMIT;
+      const master = await pwhashInWorker(np.pass.input.value, salt, opslimit, memlimit);
+      try {
+        await guarded(() => V.changePassphrase(app.s, { master, salt, opslimit, memlimit }));
+      } finally {
+        kc.wipe(master);
+      }
+      cur.input.value = '';
+      np.clear();
+      stop();
+      app.flash = { kind: 'ok', text: t('passphrase.done') };
+      go('dossier');
+    } catch (e) {
+      stop();
+      submit.disabled = false;
+      if (e.handled) return;
+      const text = e instanceof api.ApiError && e.code === 'rate_limited'
+        ? t('login.locked', { min: Math.max(1, Math.ceil((e.retryAfter || 900) / 60)) }) : errorText(e);
+      msg.append(alertBox('error', text));
     }
   });
   body.append(form);
@@ -488,8 +564,20 @@ async function screenDossier(body, live) {
   body.append(para(t('dossier.intro')));
   const stop = busy(body, t('loading'));
   let d;
-  try { d = await loadDossier(); } finally { stop(); }
+  let overrides = [];
+  try {
+    d = await loadDossier();
+    overrides = await loadOverrideNotices();
+  } finally { stop(); }
   if (!live()) return;
+  // An emergency override is shown prominently where the citizen lands: while it is active and for
+  // 30 days after it ended (the journal screen keeps every one).
+  const recent = Date.now() / 1000 - 30 * 86400;
+  const shown = overrides.filter((o) => o.state === 'active' || (o.closed || 0) > recent);
+  if (shown.length) {
+    body.prepend(...shown.map(overrideCard));
+    body.append(para(h('a', { class: 'utrecht-link', href: '#/journal' }, t('override.more'))));
+  }
   const noteBox = h('section', { class: 'kluis-card kluis-add', 'aria-labelledby': 'add-title' });
   const list = h('div', { class: 'kluis-sections' });
   body.append(list, noteBox);
@@ -898,13 +986,63 @@ function overrideNotices(events) {
   });
 }
 
+/** A principal {id, display_name, organisation} of the vault's override view, as a readable name. */
+function whoText(w) {
+  if (!w) return '—';
+  const p = app.s?.dir.get(w.id);
+  const name = w.display_name || p?.display_name || w.id;
+  const org = w.organisation ?? p?.organisation;
+  return org ? `${name} (${org})` : name;
+}
+
+/**
+ * The notice of one emergency override, from the vault's own record of it (GET
+ * /citizens/{c}/overrides): the mayor's ground and justification, the professional it opened the
+ * dossier for, the period, the parts, who approved, and whether it has ended. SPEC §5: the vault
+ * shows it only from the charter's notice time on.
+ */
+function overrideCard(o) {
+  const hid = `ov-${o.id}`;
+  const active = o.state === 'active';
+  const ground = (en() && o.ground_title_en) || (!en() && o.ground_title) || groundTitle(o.ground);
+  const secs = (o.sections || []).includes('*') ? t('override.all') : listJoin((o.sections || []).map(sectionTitle));
+  const from = o.activated || o.requested;
+  const until = o.closed && (!o.expires || o.closed < o.expires) ? o.closed : o.expires;
+  const status = active ? t('override.state.active', { until: fmtDate(o.expires, true) })
+    : o.activated ? (o.close_reason === 'expired' ? t('override.state.expired') : t('override.state.closed', { who: o.closed_by ? whoText(o.closed_by) : '—' }))
+      : t('override.state.withdrawn');
+  return h('section', { class: `kluis-override kluis-override--${active ? 'active' : 'ended'}`, 'aria-labelledby': hid, dataset: { override: o.id, state: o.state } },
+    alertBox(active ? 'warning' : 'info',
+      heading(2, active ? t('override.title.active') : t('override.title'), { id: hid }),
+      para(t('override.text.full', { mayor: whoText(o.mayor), who: whoText(o.beneficiary) })),
+      dataList([
+        [t('override.ground'), ground],
+        [t('override.justification'), o.justification || '—'],
+        [t('override.professional'), whoText(o.beneficiary)],
+        [t('override.period'), until ? t('access.period.value', { from: fmtDate(from, true), until: fmtDate(until, true) }) : fmtDate(from, true)],
+        [t('override.status'), status],
+        [t('override.sections'), secs],
+        [t('override.by'), whoText(o.mayor)],
+        (o.approved_by || []).length ? [t('override.approved'), listJoin(o.approved_by.map(whoText))] : null,
+        (o.released || []).length ? [t('override.released'), listJoin(o.released.map(sectionTitle))] : null,
+      ])));
+}
+
+/** The vault's override records (newest first); [] when it cannot say (the journal still shows them). */
+async function loadOverrideNotices() {
+  const list = await guarded(() => V.loadOverrides(app.s)).catch((e) => { if (e.handled) throw e; return []; });
+  return list.slice().sort((a, b) => (b.activated || b.requested || 0) - (a.activated || a.requested || 0));
+}
+
 async function screenJournal(body, live) {
   body.append(para(t('journal.intro')));
   const stop = busy(body, t('loading'));
   let j;
   let grants = new Map();
+  let overrides = [];
   try {
     j = await guarded(() => V.loadJournal(app.s));
+    overrides = await loadOverrideNotices();
     await V.loadDirectory(app.s).catch(() => {}); // names of principals registered since login
     grants = new Map((await guarded(() => V.loadGrants(app.s)).catch(() => [])).map((g) => [g.id, g]));
   } finally { stop(); }
@@ -913,9 +1051,12 @@ async function screenJournal(body, live) {
   if (!j.ok) body.append(alertBox('error', t('journal.bad')));
   else if (problem) body.append(alertBox('error', problem));
   else body.append(alertBox('ok', t('journal.ok', { n: j.events.length })));
-  // Emergency access: every override event (activation, escrow release, close) is a notice at the
-  // top, newest first, with whatever the vault tells about it (ground, justification, period).
-  for (const n of overrideNotices(j.events)) body.append(n);
+  // Emergency access: every override is a notice at the top, newest first, from the vault's record
+  // of it (ground, justification, professional, period); an override the record list does not
+  // name (an older vault) still gets the notice the journal events allow.
+  const known = new Set(overrides.map((o) => o.id));
+  for (const o of overrides) body.append(overrideCard(o));
+  for (const n of overrideNotices(j.events.filter((ev) => !known.has(String(ev.basis || '').replace(/^override:/, ''))))) body.append(n);
   if (!j.events.length) { body.append(para(t('journal.none'))); return; }
   // Others' actions first and foremost; the citizen's own (every dossier view is journaled too)
   // only when asked for.

@@ -1,5 +1,6 @@
 // web/src/vault.js — the citizen's (and any principal's) client logic over the vault API: log in,
-// enrol, open the dossier, write, grant, revoke, rotate, requests, journal, export. No DOM: the page
+// enrol, open the dossier, write, grant, revoke, rotate, requests, overrides, journal, export,
+// passphrase change. No DOM: the page
 // (app.js) and the Node test client both use it.
 //
 // A session `s` is {id, role, token, expires, keys, deks: Map("section#epoch" → DEK), dir: Map(id →
@@ -104,6 +105,39 @@ export async function enroll({ id, code, master, salt, opslimit, memlimit, vault
     kc.wipe(bk.encKey); kc.wipe(bk.authKey);
   }
   return loginWithKeys(id, keys);
+}
+
+/**
+ * Check PASSPHRASE against the vault's bundle for this session's citizen (prelogin → Argon2id →
+ * /auth/bundle → the bundle opens to this session's keys). A wrong one is a failure toward the
+ * lockout, like a failed login. Returns true or false; throws ApiError on 429 and network errors.
+ */
+export async function checkPassphrase(s, passphrase, pwhash) {
+  const p = await api.post('/auth/prelogin', { id: s.id });
+  const master = await pwhash(passphrase, kc.unb64(p.salt, 16), p.opslimit, p.memlimit);
+  const bk = kc.bundleKeys(master);
+  kc.wipe(master);
+  let b;
+  try {
+    b = await api.post('/auth/bundle', { id: s.id, auth_key: kc.b64(bk.authKey) });
+  } catch (e) {
+    kc.wipe(bk.encKey);
+    if (e instanceof api.ApiError && (e.code === 'bad_credentials' || e.status === 401)) return false;
+    throw e;
+  } finally {
+    kc.wipe(bk.authKey);
+  }
+  let keys;
+  try {
+    keys = kc.openBundle(bk.encKey, kc.unb64(b.bundle), s.id);
+  } catch {
+    return false;
+  } finally {
+    kc.wipe(bk.encKey);
+  }
+  const same = kc.equal(keys.signPk, s.keys.signPk) && kc.equal(keys.boxPk, s.keys.boxPk);
+  kc.wipeKeys(keys);
+  return same;
 }
 
 /** Change the passphrase: a new bundle for the same keys (SPEC §6 POST /citizens/{c}/passphrase). */
@@ -344,6 +378,22 @@ export async function loadRequests(s) {
 }
 
 export const declineRequest = (s, id) => api.post(`/citizens/${enc(s.id)}/requests/${enc(id)}/decline`, {}, s.token);
+
+// ---- emergency overrides -----------------------------------------------------------------------
+
+/**
+ * The emergency overrides of the citizen's own dossier as the vault shows them to the citizen
+ * (docs/protocol.md, GET /citizens/{c}/overrides): each from its notice time on, with ground,
+ * justification, mayor, beneficiary, sections and period. [] when the vault has no such endpoint.
+ */
+export async function loadOverrides(s) {
+  try {
+    return list(await api.get(`/citizens/${enc(s.id)}/overrides`, s.token), 'overrides');
+  } catch (e) {
+    if (e instanceof api.ApiError && (e.status === 404 || e.status === 405)) return [];
+    throw e;
+  }
+}
 
 // ---- journal -----------------------------------------------------------------------------------
 

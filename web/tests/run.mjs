@@ -116,6 +116,7 @@ async function registerPro(id, displayName, organisation) {
 
 const CITIZEN = 'burger-0001';
 const PASS = 'paarse fiets zingt onder de oude brug';
+const PASS2 = 'groene kikker danst op het natte dak';
 const ctx = {};
 
 try {
@@ -463,12 +464,30 @@ try {
     await api.post(`/overrides/${ovr.id}/wraps`, { wraps }, mayor.token);
     await V.loadDossier(ctx.anna, CITIZEN, ctx.citizenSignPk);
     await V.loadEntries(ctx.anna, CITIZEN, 'plan', ctx.citizenSignPk);
+    // The notice (issue 6): the mayor's ground and justification, the professional, the period —
+    // prominently on the screen the citizen lands on, and on the journal screen.
+    const sel = `.kluis-override[data-override="${ovr.id}"]`;
+    const dayNl = (secs) => new Date(secs * 1000).toLocaleString('nl-NL', { day: 'numeric', month: 'long', year: 'numeric' });
+    const checkNotice = async (where) => {
+      await page.waitForSelector(sel, { timeout: 15000 });
+      const notice = await page.locator(sel).textContent();
+      const row = async (k) => (await page.locator(`${sel} .utrecht-data-list__item:has(dt:text-is("${k}")) dd`).textContent()).trim();
+      assert(/noodtoegang/i.test(notice) && /De burgemeester/.test(notice), `${where}: notice: ${notice}`);
+      assertEq(await row('Reden'), 'Acuut gevaar voor leven of gezondheid van de inwoner of anderen', `${where}: the mayor's ground (charter title)`);
+      assertEq(await row('Onderbouwing'), ovr.justification, `${where}: the justification`);
+      assertEq(await row('Voor wie'), 'Anna de Vries (Wijkteam Noord)', `${where}: the professional`);
+      const period = await row('Periode');
+      assert(period.includes(' tot ') && period.includes(dayNl(now() + 24 * 3600)), `${where}: the period until the expiry: ${period}`);
+      assert(/open tot/.test(await row('Stand')), `${where}: shown as open`);
+    };
+    await nav('dossier');
+    await waitH1('Mijn dossier');
+    await checkNotice('dossier');
+    assert(await page.locator(`#main .kluis-screen > :first-child${sel}`).count() === 1, 'the notice comes first on the dossier screen');
+    await axe('dossier-override');
     await nav('journal');
     await waitH1('Wie keek er mee');
-    await page.waitForSelector(`.kluis-override[data-override="${ovr.id}"]`, { timeout: 15000 });
-    const notice = await page.locator(`.kluis-override[data-override="${ovr.id}"]`).textContent();
-    assert(/Noodtoegang/.test(notice) && /Periode/.test(notice) && /De burgemeester/.test(notice), `notice: ${notice}`);
-    if (!/Anna de Vries/.test(notice)) console.log('# note: the override journal events name no beneficiary, ground or justification yet');
+    await checkNotice('journal');
     await axe('journal-override');
     const close = { type: 'override-close', id: kc.newId('oc'), signer: mayor.id, issued: now(), override: ovr.id, reason: 'De inwoner is gevonden.' };
     await api.post(`/overrides/${ovr.id}/close`, kc.signStatement(close, mayor.keys.signSk), mayor.token);
@@ -488,6 +507,8 @@ try {
     assert(before === undefined || after > before, `plan rotated after the override: ${before} → ${after}`);
     const j = await V.loadJournal(await V.loginWithPassphrase(CITIZEN, PASS, async (p, salt, o, m) => kc.pwhash(p, salt, o, m)));
     assert(j.events.some((e) => e.action === 'rotate' && e.section === 'plan'), 'a rotation of plan in the journal');
+    await page.waitForSelector(`${sel}[data-state="closed"]`, { timeout: 15000 });
+    assert(/beëindigd door De burgemeester/.test(await page.locator(sel).textContent()), 'after close: ended, and by whom');
   }, { after: ['flow: the professional reads and decrypts the note under the grant'], needs: [['POST', '/v1/overrides'], ['GET', '/v1/overrides/o/escrow']] });
 
   await test('flow: my data — decrypted JSON and printable HTML downloads', async () => {
@@ -545,6 +566,50 @@ try {
     await waitH1('Inloggen', page, 20000);
     assert(/automatisch uitgelogd/.test(await page.locator('main').textContent()), 'idle message');
   }, { after: ['flow: logout, then log in again with the passphrase (bundle path)'] });
+
+  await test('flow: change the passphrase (current one checked, strength meter, warning), then log in with the new one', async () => {
+    await page.goto(`${vault.base}#/login`);
+    await ready();
+    let inputs = page.locator('#login-form input');
+    await inputs.nth(0).fill(CITIZEN);
+    await inputs.nth(1).fill(PASS);
+    await page.click('#login-form button[type=submit]');
+    await waitH1('Mijn dossier', page, 60000);
+    await nav('passphrase');
+    await waitH1('Wachtwoordzin wijzigen');
+    const warn = await page.locator('#passphrase-form .utrecht-alert--warning').textContent();
+    assert(/niemand kan uw wachtwoordzin herstellen/i.test(warn), 'the same plain warning as at enrolment');
+    const pw = page.locator('#passphrase-form input[type=password]');
+    await pw.nth(1).fill('abc');
+    const weak = await page.locator('#passphrase-form .kluis-meter-text').textContent();
+    await page.click('#passphrase-form button[type=submit]');
+    assert(await page.locator('#passphrase-form [aria-invalid="true"]').count() >= 2, 'errors: no current passphrase, too weak');
+    await axe('passphrase-errors');
+    await pw.nth(0).fill('dit is niet mijn wachtwoordzin');
+    await pw.nth(1).fill(PASS2);
+    await pw.nth(2).fill(PASS2);
+    const strong = await page.locator('#passphrase-form .kluis-meter-text').textContent();
+    assert(weak !== strong && /Sterk|Goed/.test(strong), `meter: ${weak} → ${strong}`);
+    await page.check('#passphrase-form input[type=checkbox]');
+    await page.click('#passphrase-form button[type=submit]');
+    await page.waitForFunction(() => /niet uw huidige/.test(document.querySelector('#passphrase-form')?.textContent || ''), null, { timeout: 60000 });
+    await pw.nth(0).fill(PASS);
+    await page.click('#passphrase-form button[type=submit]');
+    await waitH1('Mijn dossier', page, 60000);
+    assert(/wachtwoordzin is gewijzigd/.test(await page.locator('main .utrecht-alert--ok').first().textContent()), 'changed message');
+    await page.click('#logout');
+    await waitH1('Inloggen');
+    inputs = page.locator('#login-form input');
+    await inputs.nth(0).fill(CITIZEN);
+    await inputs.nth(1).fill(PASS);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForSelector('#login-form .utrecht-alert--error', { timeout: 60000 });
+    await inputs.nth(1).fill(PASS2);
+    await page.click('#login-form button[type=submit]');
+    await waitH1('Mijn dossier', page, 60000);
+    const j = await V.loadJournal(await V.loginWithPassphrase(CITIZEN, PASS2, async (p, salt, o, m) => kc.pwhash(p, salt, o, m)));
+    assert(j.events.some((e) => e.action === 'passphrase'), 'the change is in the journal');
+  }, { after: ['flow: logout, then log in again with the passphrase (bundle path)'], needs: [['POST', '/v1/citizens/x/passphrase']] });
 
   await test('browser: no CSP violations or script errors in the whole run', async () => {
     assert(!problems.filter((p) => !/status of 40[0-9]|Failed to load resource/.test(p)).length, problems.join('\n'));
