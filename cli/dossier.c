@@ -53,9 +53,12 @@ void cli_pin_key(const char *kind, const char *citizen, const unsigned char pk[3
     char hex[33];
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, sizeof h);
-    /* scoped by the vault's origin, not the URL: the same vault behind another address is the same */
+    /* Scoped by the vault's origin and log key, not the URL: the same vault behind another address
+     * is the same vault, and a new vault under an old name (its own new log key) is another one. */
     const char *origin = cli_vault()->origin;
     crypto_generichash_update(&st, (const unsigned char *)origin, strlen(origin));
+    crypto_generichash_update(&st, (const unsigned char *)"\n", 1);
+    crypto_generichash_update(&st, cli_vault()->log_pk, sizeof cli_vault()->log_pk);
     crypto_generichash_update(&st, (const unsigned char *)"\n", 1);
     crypto_generichash_update(&st, (const unsigned char *)citizen, strlen(citizen));
     crypto_generichash_final(&st, h, sizeof h);
