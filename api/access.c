@@ -2,7 +2,8 @@
  * api/access.c — the access glue of dossier reads and writes (see access.h).
  *
  * This file owns two things: what the access decision is given (read from the vault in one
- * read-only transaction, so grants and the citizen record are one consistent snapshot), and the
+ * read-only transaction, so grants and the citizen record are one consistent snapshot: the
+ * caller's own, for the *_txn forms), and the
  * journaling of denied attempts. A denial is answered only after its journal event is durable
  * (api_commit_error): the citizen sees every attempt that was refused, even one the server then
  * failed to answer.
@@ -48,6 +49,15 @@ kerr api_access_check(vault *v, const struct caller *c, const char *citizen, con
                       int64_t now, struct access_result *out, int *citizen_known, char ref[64])
 {
     store_txn t;
+    store_txn_begin(v->st, &t, true);
+    kerr e = api_access_check_txn(v, &t, c, citizen, section, want_write, now, out, citizen_known, ref);
+    store_txn_abort(&t);
+    return e;
+}
+
+kerr api_access_check_txn(vault *v, store_txn *tp, const struct caller *c, const char *citizen, const char *section,
+                          int want_write, int64_t now, struct access_result *out, int *citizen_known, char ref[64])
+{
     struct citizen cz;
     struct grant_views gv = {0}; /* the caller's grants, from the index alone (vault/grant.h) */
     struct policy_override *ov = NULL;
@@ -57,24 +67,22 @@ kerr api_access_check(vault *v, const struct caller *c, const char *citizen, con
     memset(out, 0, sizeof *out);
     if (ref)
         ref[0] = '\0';
-    store_txn_begin(v->st, &t, true);
     /* Whether CITIZEN is enrolled, without opening the citizen record when the answer is already
      * known (the hot read path): a citizen's own session exists only once enrolled
      * (api_authenticate), and a grant only once its citizen, enrolled, signed it. The grants of an
      * unknown citizen are none, so reading them first changes no decision. */
-    kerr e = grant_views_for(&t, v->tab, c->id, citizen, &gv);
+    kerr e = grant_views_for(tp, v->tab, c->id, citizen, &gv);
     if (e == KERR_OK && (gv.n > 0 || (c->role == KROLE_CITIZEN && strcmp(c->id, citizen) == 0))) {
         known = 1;
     } else if (e == KERR_OK) {
-        e = citizen_get(v, &t, citizen, &cz);
+        e = citizen_get(v, tp, citizen, &cz);
         if (e == KERR_OK)
             known = cz.enrolled;
         else if (e == KERR_NOT_FOUND)
             e = KERR_OK;
     }
     if (e == KERR_OK && known)
-        e = load_overrides(v, &t, c, citizen, now, &ov, &nov);
-    store_txn_abort(&t);
+        e = load_overrides(v, tp, c, citizen, now, &ov, &nov);
     if (citizen_known)
         *citizen_known = known;
     if (e != KERR_OK) {
@@ -145,10 +153,20 @@ static kerr denial_apply(store_txn *t, void *arg)
 int api_access(struct request *r, vault *v, const struct caller *c, const char *citizen, const char *section,
                int want_write, struct access_result *out)
 {
+    store_txn t;
+    store_txn_begin(v->st, &t, true);
+    int rc = api_access_txn(r, v, &t, c, citizen, section, want_write, out);
+    store_txn_abort(&t);
+    return rc;
+}
+
+int api_access_txn(struct request *r, vault *v, store_txn *t, const struct caller *c, const char *citizen,
+                   const char *section, int want_write, struct access_result *out)
+{
     int64_t now = (int64_t)time(NULL);
     int known = 0;
     char ref[64];
-    kerr e = api_access_check(v, c, citizen, section, want_write, now, out, &known, ref);
+    kerr e = api_access_check_txn(v, t, c, citizen, section, want_write, now, out, &known, ref);
     if (e == KERR_OK)
         return 0;
     if (kerr_status(e) != 403) { /* the store failed: nothing was decided */

@@ -49,6 +49,13 @@ kerr api_access_check(vault *v, const struct caller *c, const char *citizen, con
                       int64_t now, struct access_result *out, int *citizen_known, char ref[64]);
 
 /**
+ * @brief api_access_check() inside the caller's read-only transaction T (not ended here; a store
+ *        error met here stays in T), so one snapshot serves authentication, decision and data.
+ */
+kerr api_access_check_txn(vault *v, store_txn *t, const struct caller *c, const char *citizen, const char *section,
+                          int want_write, int64_t now, struct access_result *out, int *citizen_known, char ref[64]);
+
+/**
  * @brief THE access check of a dossier read or write: decide (api_access_check()), and on a
  *        refusal journal the denied attempt in CITIZEN's journal durably (action "read" or
  *        "write", result "denied:<code>", basis the grant whose state is reported, else "") and
@@ -66,6 +73,14 @@ kerr api_access_check(vault *v, const struct caller *c, const char *citizen, con
  */
 int api_access(struct request *r, vault *v, const struct caller *c, const char *citizen, const char *section,
                int want_write, struct access_result *out) __attribute__((warn_unused_result));
+
+/**
+ * @brief api_access() deciding from the caller's read-only transaction T (not ended here): the hot
+ *        read takes authentication, access and its page from one snapshot (api/entries.c).
+ * @return as api_access().
+ */
+int api_access_txn(struct request *r, vault *v, store_txn *t, const struct caller *c, const char *citizen,
+                   const char *section, int want_write, struct access_result *out) __attribute__((warn_unused_result));
 
 /**
  * @brief Fill EV (borrowing every string) for an action of C on a dossier: time NOW, actor, role and

@@ -266,7 +266,7 @@ struct api_config {
     unsigned int conn_limit;   /* 0: 1024 connections                                           */
     unsigned int per_ip_limit; /* 0: 128 connections per IP address                             */
     unsigned int timeout_s;    /* 0: 30 s idle timeout per connection                           */
-    size_t conn_memory;        /* 0: 32 KiB per connection; bounds request line + headers       */
+    size_t conn_memory;        /* 0: 16 KiB per connection; bounds request line + headers       */
     unsigned int grace_ms;     /* 0: 5000 ms; how long api_server_stop() lets requests finish   */
     const struct route *routes; /* NULL: api_routes / api_routes_count                          */
     size_t nroutes;

@@ -36,6 +36,15 @@ static int64_t now_s(void)
 
 int api_authenticate(struct request *r, struct caller *c)
 {
+    store_txn t;
+    store_txn_begin(((vault *)r->ctx)->st, &t, true);
+    int rc = api_authenticate_txn(r, &t, c);
+    store_txn_abort(&t);
+    return rc;
+}
+
+int api_authenticate_txn(struct request *r, store_txn *tp, struct caller *c)
+{
     vault *v = r->ctx;
     unsigned char tok[AUTH_TOKEN_BYTES], h[32];
     memset(c, 0, sizeof *c);
@@ -48,14 +57,12 @@ int api_authenticate(struct request *r, struct caller *c)
     sodium_memzero(tok, sizeof tok);
 
     struct session s;
-    store_txn t;
-    store_txn_begin(v->st, &t, true);
-    kerr e = session_get(v, &t, h, &s);
+    kerr e = session_get(v, tp, h, &s);
     if (e == KERR_OK && s.expires <= now_s())
         e = KERR_UNAUTHENTICATED;
     if (e == KERR_OK && s.role == KROLE_CITIZEN) {
         struct citizen cz;
-        e = citizen_get(v, &t, s.principal, &cz);
+        e = citizen_get(v, tp, s.principal, &cz);
         if (e == KERR_OK && !cz.enrolled)
             e = KERR_NOT_FOUND;
         if (e == KERR_OK) {
@@ -65,7 +72,7 @@ int api_authenticate(struct request *r, struct caller *c)
         }
     } else if (e == KERR_OK) {
         struct vault_principal p;
-        e = vault_principal_get(v, &t, s.principal, &p);
+        e = vault_principal_get(v, tp, s.principal, &p);
         if (e == KERR_OK && krole_parse(p.role) != s.role)
             e = KERR_NOT_FOUND;
         if (e == KERR_OK) {
@@ -75,7 +82,6 @@ int api_authenticate(struct request *r, struct caller *c)
             c->active = p.active;
         }
     }
-    store_txn_abort(&t);
     if (e == KERR_NOT_FOUND)
         e = KERR_UNAUTHENTICATED;
     if (e == KERR_OK && !c->active)

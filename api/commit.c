@@ -67,7 +67,8 @@ static void done(kerr result, void *arg)
 static void submit(struct request *r, vault *v, struct pending *p)
 {
     api_defer(r);
-    kerr e = gc_submit_async(v->gc, apply, done, p);
+    /* the hot read's event meets gc_submit_async_flat()'s contract: no nested transaction */
+    kerr e = p->prepared ? gc_submit_async_flat(v->gc, apply, done, p) : gc_submit_async(v->gc, apply, done, p);
     if (e != KERR_OK)
         finish(p, e); /* not queued: released at once, with the refusal */
 }

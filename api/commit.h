@@ -48,6 +48,8 @@ void api_commit_build(struct request *r, vault *v, gc_apply_fn apply, void *arg,
  * @brief Like api_commit_reply() with an answer already serialised (api_prepare_json*()), so that
  *        the committer's thread only stores it: the form for the hot audited reads, whose answer
  *        does not depend on the write. REPLY is stolen; NULL answers 500 internal at once.
+ *        APPLY runs in the batch's own transaction (gc_submit_async_flat()): it must fail either
+ *        before its first write or through its transaction, as event_apply() does.
  */
 void api_commit_prepared(struct request *r, vault *v, gc_apply_fn apply, void *arg, void (*free_arg)(void *),
                          struct api_prepared *reply, kerr on_fail);

@@ -3,8 +3,9 @@
  *   GET  /v1/citizens/{c}/sections/{s}/entries?after=&limit=   (citizen, grantee, beneficiary)
  *   POST /v1/citizens/{c}/sections/{s}/entries                 (citizen, write grantee)
  *
- * The read is THE hot path of the vault. After authentication and the access decision it takes one
- * read-only transaction (section state and one page of entries), builds the answer from values
+ * The read is THE hot path of the vault. Authentication, the access decision, the section's
+ * existence and one page of entries come from ONE read-only transaction (one snapshot; the section
+ * state is not even opened), and the answer is built from values
  * stored ready to serve (b64 strings as received, no JSON parse, no base64 encode, no signature
  * check: entries are verified by whoever reads them, against the author's key), and answers only
  * once the "read" event is durable in the citizen's journal (api_commit_reply, 503
@@ -97,13 +98,34 @@ static const unsigned char b64url_char[256] = {
     ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
+/* Sixteen bytes at a time (GCC/Clang vector extensions: SSE2 on x86-64, NEON on arm64): the
+ * table loop below cost ~5 instructions a byte, ~35 k per 7 KB answer; this ~1. */
+typedef unsigned char b64v __attribute__((vector_size(16)));
+
+/* All-ones lanes where C is a base64url character. */
+static inline b64v b64url_lanes(b64v c)
+{
+    const b64v zero = {0};
+    b64v d = c - (b64v)(zero + '0'), u = c - (b64v)(zero + 'A'), l = c - (b64v)(zero + 'a');
+    return (b64v)((d < 10) | (u < 26) | (l < 26) | (c == '-') | (c == '_'));
+}
+
 /* Whether S (LEN bytes) is base64url text. */
 static int b64url_text(const char *s, size_t len)
 {
-    unsigned char all = 1;
-    for (size_t i = 0; i < len; i++)
-        all &= b64url_char[(unsigned char)s[i]];
-    return all;
+    b64v all = ~(b64v){0};
+    size_t i = 0;
+    for (; i + 16 <= len; i += 16) {
+        b64v c;
+        memcpy(&c, s + i, 16);
+        all &= b64url_lanes(c);
+    }
+    uint64_t w[2];
+    memcpy(w, &all, 16);
+    unsigned char ok = (w[0] & w[1]) == UINT64_MAX;
+    for (; i < len; i++)
+        ok &= b64url_char[(unsigned char)s[i]];
+    return ok;
 }
 
 static char *put(char *p, const char *s, size_t n)
@@ -166,16 +188,18 @@ void handle_entries_list(struct request *r)
         api_reply_error(r, KERR_BAD_REQUEST, "limit must be 1 to 1000.");
         return;
     }
-    if (api_authenticate(r, &c) != 0 || api_access(r, v, &c, citizen, section, 0, &acc) != 0)
-        return;
-
+    /* One read-only transaction, one snapshot: session, principal, grants, section, page. */
     store_txn t;
-    struct section_state s;
+    store_txn_begin(v->st, &t, true);
+    if (api_authenticate_txn(r, &t, &c) != 0 || api_access_txn(r, v, &t, &c, citizen, section, 0, &acc) != 0) {
+        store_txn_abort(&t);
+        return;
+    }
     struct entry_rec *e = NULL;
     size_t n = 0;
     int more = 0;
-    store_txn_begin(v->st, &t, true);
-    kerr err = section_get(v, &t, citizen, section, &s);
+    /* the section's existence is all this needs of its state: its record is not opened */
+    kerr err = section_exists(v, &t, citizen, section);
     if (err == KERR_OK)
         err = entry_list(v, &t, citizen, section, after, (size_t)limit, &e, &n, &more);
     store_txn_abort(&t);

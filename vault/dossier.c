@@ -87,6 +87,15 @@ kerr section_get(struct vault *v, store_txn *t, const char *citizen, const char 
     return e;
 }
 
+kerr section_exists(struct vault *v, store_txn *t, const char *citizen, const char *section)
+{
+    skey k;
+    const void *val = NULL;
+    size_t len = 0;
+    key_section(v, &k, citizen, section);
+    return store_get_raw(t, v->tab[VT_SECTIONS], &k, &val, &len); /* presence only: nothing opened */
+}
+
 static int section_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct section_info *)a)->section, ((const struct section_info *)b)->section);

@@ -92,6 +92,13 @@ struct epoch_record {
 kerr section_get(struct vault *v, store_txn *t, const char *citizen, const char *section,
                  struct section_state *out);
 
+/**
+ * @brief Whether CITIZEN's dossier has SECTION, without opening (decrypting) its state: for the
+ *        hot read of entries, which needs only the section's existence.
+ * @return KERR_OK; KERR_NOT_FOUND (T healthy) when it has no such section; T's error.
+ */
+kerr section_exists(struct vault *v, store_txn *t, const char *citizen, const char *section);
+
 /** @brief Create or replace the state of SECTION. @return T's error after the call. */
 kerr section_put(struct vault *v, store_txn *t, const char *citizen, const char *section,
                  const struct section_state *s);

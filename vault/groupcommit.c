@@ -27,6 +27,7 @@ typedef struct gc_op {
     gc_done_fn done;     /* NULL for a synchronous op */
     void *arg;
     kerr result;
+    bool flat;           /* run in the batch transaction itself (gc_submit_async_flat) */
     bool finished;       /* sync: set under g->mu, then cv signalled */
     pthread_cond_t cv;   /* sync only */
 } gc_op;
@@ -69,6 +70,18 @@ static void run_batch(gc *g, gc_op *batch, size_t n)
 
     store_txn_begin(g->st, &bt, false);
     for (gc_op *op = batch; op; op = op->next) {
+        if (op->flat) {
+            /* No nested transaction (LMDB allocates a 2 MiB dirty list for each one): the op's
+             * contract is to fail before its first write, or through BT, which then fails the whole
+             * batch — every op of it is answered with the commit's error, none acknowledged. */
+            e = bt.err;
+            if (e == KERR_OK && (e = op->apply(&bt, op->arg)) == KERR_OK)
+                e = bt.err;
+            op->result = e;
+            if (e == KERR_OK)
+                n_ok++;
+            continue;
+        }
         store_txn_begin_child(&bt, &ct);
         e = ct.err;
         if (e == KERR_OK) {
@@ -237,7 +250,7 @@ kerr gc_submit(gc *g, gc_apply_fn apply, void *arg)
     return e;
 }
 
-kerr gc_submit_async(gc *g, gc_apply_fn apply, gc_done_fn done, void *arg)
+static kerr submit_async(gc *g, gc_apply_fn apply, gc_done_fn done, void *arg, bool flat)
 {
     gc_op *op;
     kerr e;
@@ -246,6 +259,7 @@ kerr gc_submit_async(gc *g, gc_apply_fn apply, gc_done_fn done, void *arg)
         return KERR_INTERNAL;
     if (!(op = calloc(1, sizeof *op)))
         return KERR_INTERNAL;
+    op->flat = flat;
     op->apply = apply;
     op->done = done;
     op->arg = arg;
@@ -255,6 +269,16 @@ kerr gc_submit_async(gc *g, gc_apply_fn apply, gc_done_fn done, void *arg)
     if (e != KERR_OK)
         free(op);
     return e;
+}
+
+kerr gc_submit_async(gc *g, gc_apply_fn apply, gc_done_fn done, void *arg)
+{
+    return submit_async(g, apply, done, arg, false);
+}
+
+kerr gc_submit_async_flat(gc *g, gc_apply_fn apply, gc_done_fn done, void *arg)
+{
+    return submit_async(g, apply, done, arg, true);
 }
 
 void gc_stop(gc *g)

@@ -99,6 +99,18 @@ kerr gc_submit(gc *g, gc_apply_fn apply, void *arg);
 kerr gc_submit_async(gc *g, gc_apply_fn apply, gc_done_fn done, void *arg);
 
 /**
+ * @brief Like gc_submit_async(), but APPLY runs in the batch's transaction itself, not in a nested
+ *        one: for the hot audited read's journal event, since LMDB mallocs (and, with a pinned mmap
+ *        threshold, maps and unmaps) a 2 MiB dirty-page list for every nested transaction.
+ *        APPLY's contract: it either fails BEFORE its first write (returning the error, T
+ *        untouched), or fails through T (T poisoned: the whole batch then fails, and every op of it
+ *        gets the commit's error — nothing is acknowledged that is not durable). Never both a write
+ *        and a plain error return.
+ * @return as gc_submit_async().
+ */
+kerr gc_submit_async_flat(gc *g, gc_apply_fn apply, gc_done_fn done, void *arg);
+
+/**
  * @brief Stop accepting operations, run every queued one, join the writer and free G.
  *        NULL is ignored. Not from the writer thread.
  */

@@ -260,7 +260,9 @@ kerr store_get_buf(store_txn *t, store_table tab, const skey *k, unsigned char *
 
 /**
  * @brief Read an unsealed value. *VAL points into the map: valid until the next write in T's
- *        transaction tree or the end of T, and must not be written to.
+ *        transaction tree or the end of T, and must not be written to. On a sealed table it gives
+ *        the stored, still sealed bytes: for presence checks and for comparing with a cached copy
+ *        (vault_principal_get), never to be used as plaintext.
  * @return KERR_OK, KERR_NOT_FOUND (T healthy) or T's error.
  */
 kerr store_get_raw(store_txn *t, store_table tab, const skey *k, const void **val, size_t *len);

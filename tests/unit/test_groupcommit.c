@@ -411,6 +411,92 @@ static void test_failures(const char *dir)
     store_close(st);
 }
 
+/* ---------------------------------------------------------------- flat ops (gc_submit_async_flat) */
+
+typedef struct flat_op {
+    put_op put;
+    int mode; /* 0 write; 1 refuse before writing; 2 write, then fail through the txn */
+} flat_op;
+
+static kerr apply_flat(store_txn *t, void *arg)
+{
+    flat_op *f = (flat_op *)((done_rec *)arg)->op; /* put is its first member */
+    if (f->mode == 1)
+        return KERR_FORBIDDEN;
+    kerr e = apply_put(t, &f->put);
+    if (f->mode == 2)
+        return store_txn_fail(t, KERR_INTERNAL);
+    return e;
+}
+
+/* Hold the writer, queue OPS (flat when FLAT[i]), release, and wait until all completed. */
+static void run_gated(gc *g, done_rec *d, const int *flat, int n)
+{
+    done_rec wait_done = {0};
+    pthread_mutex_lock(&the_gate.mu);
+    the_gate.open = the_gate.entered = 0;
+    pthread_mutex_unlock(&the_gate.mu);
+    CHECK(gc_submit_async(g, apply_wait, on_done, &wait_done) == KERR_OK, "submit the gate op");
+    pthread_mutex_lock(&the_gate.mu);
+    while (!the_gate.entered)
+        pthread_cond_wait(&the_gate.cv, &the_gate.mu);
+    pthread_mutex_unlock(&the_gate.mu);
+    for (int i = 0; i < n; i++)
+        CHECK((flat[i] ? gc_submit_async_flat(g, apply_flat, on_done, &d[i])
+                       : gc_submit_async(g, apply_rec, on_done, &d[i])) == KERR_OK, "queue op %d", i);
+    pthread_mutex_lock(&the_gate.mu);
+    the_gate.open = 1;
+    pthread_cond_broadcast(&the_gate.cv);
+    pthread_mutex_unlock(&the_gate.mu);
+    /* Returns once the queued ops have completed; it may share (and fail with) their batch. */
+    (void)gc_submit(g, apply_resubmit, NULL);
+}
+
+static void test_flat_ops(const char *dir)
+{
+    store *st = open_store(dir, 0);
+    gc *g = NULL;
+    CHECK(st && gc_start(&g, st, NULL) == KERR_OK, "start");
+    if (!g)
+        return;
+    static flat_op f[4];
+    static done_rec d[4];
+    for (int i = 0; i < 4; i++) {
+        f[i] = (flat_op){.put = {.thread = 200, .i = (uint64_t)i}};
+        d[i] = (done_rec){.st = st, .op = &f[i].put};
+    }
+    f[1].mode = 1; /* refuses before writing: only it fails */
+    /* op 2 is nested (apply_rec reads d->op as a put_op: f[2].put is first in flat_op) */
+    const int flat1[4] = {1, 1, 0, 1};
+    run_gated(g, d, flat1, 4);
+    CHECK(d[0].result == KERR_OK && d[2].result == KERR_OK && d[3].result == KERR_OK,
+          "flat and nested ops beside a flat refusal succeed");
+    CHECK(d[1].calls == 1 && d[1].result == KERR_FORBIDDEN && !record_present(st, 200, 1),
+          "the flat refusal gets its error and wrote nothing");
+    CHECK(d[0].visible_at_completion && d[2].visible_at_completion && d[3].visible_at_completion,
+          "completions run after the durable commit");
+
+    for (int i = 0; i < 3; i++) {
+        f[i] = (flat_op){.put = {.thread = 201, .i = (uint64_t)i}};
+        d[i] = (done_rec){.st = st, .op = &f[i].put};
+    }
+    f[1].mode = 2; /* fails through the transaction: the whole batch fails */
+    const int flat2[3] = {1, 1, 0};
+    run_gated(g, d, flat2, 3);
+    CHECK(d[0].result != KERR_OK && d[1].result != KERR_OK && d[2].result != KERR_OK,
+          "a flat op failing through the txn fails every op of its batch (%d %d %d)", d[0].result, d[1].result,
+          d[2].result);
+    CHECK(!record_present(st, 201, 0) && !record_present(st, 201, 1) && !record_present(st, 201, 2),
+          "and nothing of that batch was committed");
+    {
+        put_op after = {.thread = 201, .i = 9};
+        CHECK(gc_submit(g, apply_put, &after) == KERR_OK && record_present(st, 201, 9),
+              "the committer carries on after such a batch");
+    }
+    gc_stop(g);
+    store_close(st);
+}
+
 int main(void)
 {
     char dir[64];
@@ -425,6 +511,9 @@ int main(void)
     rm_dir(dir);
     mktemp_dir(dir);
     test_failures(dir);
+    rm_dir(dir);
+    mktemp_dir(dir);
+    test_flat_ops(dir);
     rm_dir(dir);
     return TEST_END();
 }
