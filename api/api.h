@@ -38,6 +38,9 @@ struct api_server;
 #define API_MAX_PARAMS 4
 /** Default request body limit (SPEC §11): 2 MiB. A body over the limit is 413 too_large. */
 #define API_BODY_LIMIT_DEFAULT ((size_t)2 * 1024 * 1024)
+/** Longest b64 signature field accepted (an Ed25519 signature is 86 characters). */
+#define API_SIG_B64_MAX 128
+
 /** Longest bearer token accepted; a longer or malformed one is treated as absent. */
 #define API_BEARER_MAX 512
 
@@ -168,6 +171,17 @@ void api_reply_text(struct request *r, enum api_ok ok, const char *content_type,
                     size_t len);
 
 /**
+ * @brief Answer the refusal ERR of a parser, statement or charter rule: its code, and its message
+ *        followed by the field at fault in parentheses when ERR names one.
+ */
+void api_reply_jerr(struct request *r, const struct jerr *err);
+
+/**
+ * @brief Answer a storage or committer error E; KERR_UNAVAILABLE carries "Retry-After: 1".
+ */
+void api_reply_store_error(struct request *r, kerr e);
+
+/**
  * @brief Add one header NAME: VALUE to the reply already stored on R (e.g. Location).
  * @return 0, or -1 when R has no stored reply or the header is refused (CR/LF in it).
  */
@@ -224,6 +238,14 @@ int api_parse_body(struct request *r, const struct jspec *spec, size_t n, json_t
  * @return 0; or -1 having answered 415 unsupported_media_type.
  */
 int api_require_json(struct request *r) __attribute__((warn_unused_result));
+
+/**
+ * @brief Parse R's body as exactly a signed-statement envelope {"statement", "signature"} (SPEC §4),
+ *        both strings, the statement at most MAX_B64 bytes of b64; as api_parse_body().
+ * @param[out] statement, signature  borrowed from *JSON_OUT.
+ */
+int api_parse_envelope(struct request *r, size_t max_b64, json_t **json_out, const char **statement,
+                       const char **signature) __attribute__((warn_unused_result));
 
 /**
  * @brief The raw value of query parameter NAME ("?after=5" → "5"), or NULL when absent.

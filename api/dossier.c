@@ -40,26 +40,7 @@
 #include "vault/statement.h"
 
 #define STMT_B64_MAX (KSTMT_MAX_BYTES / 3 * 4 + 4)
-#define SIG_B64_MAX 128
 #define MAX_GRANT_WRAPS 1024
-
-static void reply_store_error(struct request *r, kerr e)
-{
-    if (e == KERR_UNAVAILABLE)
-        api_reply_error_retry(r, e, NULL, 1);
-    else
-        api_reply_error(r, e, NULL);
-}
-
-static void reply_jerr(struct request *r, const struct jerr *err)
-{
-    char msg[sizeof err->msg + sizeof err->field + 4];
-    if (err->field[0])
-        snprintf(msg, sizeof msg, "%s (%s)", err->msg, err->field);
-    else
-        snprintf(msg, sizeof msg, "%s", err->msg);
-    api_reply_error(r, err->code, msg);
-}
 
 /* ---------------------------------------------------------------- GET dossier */
 
@@ -141,7 +122,7 @@ void handle_dossier_get(struct request *r)
     kerr e = section_list(v, &t, citizen, &si, &n);
     store_txn_abort(&t);
     if (e != KERR_OK) {
-        reply_store_error(r, e);
+        api_reply_store_error(r, e);
         return;
     }
     struct access_result *acc = calloc(n ? n : 1, sizeof *acc);
@@ -173,7 +154,7 @@ void handle_dossier_get(struct request *r)
             n_open++;
         } else if (e != KERR_OK && kerr_status(e) != 403) {
             free(si), free(acc), free(open);
-            reply_store_error(r, e);
+            api_reply_store_error(r, e);
             return;
         } else if (e != KERR_OK && (refusal == KERR_OK || refusal_rank(e) > refusal_rank(refusal))) {
             refusal = e;
@@ -231,7 +212,7 @@ void handle_dossier_get(struct request *r)
         json_decref(sections);
         free(si), free(acc), free(open);
         if (e != KERR_OK)
-            reply_store_error(r, e);
+            api_reply_store_error(r, e);
         else
             api_reply_error(r, KERR_INTERNAL, NULL);
         return;
@@ -438,7 +419,7 @@ void handle_section_rotate(struct request *r)
     const struct jspec spec[] = {
         {.name = "epoch", .type = JS_INT, .out = &op->epoch, .min = 1, .max = INT64_MAX},
         {.name = "statement", .type = JS_STRING, .out = &op->statement, .len = STMT_B64_MAX},
-        {.name = "signature", .type = JS_STRING, .out = &op->signature, .len = SIG_B64_MAX},
+        {.name = "signature", .type = JS_STRING, .out = &op->signature, .len = API_SIG_B64_MAX},
         {.name = "self_wrap", .type = JS_B64, .out = op->self_wrap, .len = KLUIS_WRAP_BYTES},
         {.name = "escrow_wrap", .type = JS_B64, .out = op->escrow_wrap, .len = KLUIS_ESCROW_BYTES},
         {.name = "grant_wraps", .type = JS_ARRAY, .out = &gw, .max = MAX_GRANT_WRAPS},
@@ -447,7 +428,7 @@ void handle_section_rotate(struct request *r)
         api_authenticate(r, &c) != 0 || api_require_owner(r, &c, citizen) != 0)
         goto out;
     if (kstmt_verify(&op->st, op->statement, op->signature, "epoch", c.id, c.sign_pk, op->now, &err) != 0) {
-        reply_jerr(r, &err);
+        api_reply_jerr(r, &err);
         goto out;
     }
     if (strcmp(op->st.citizen, citizen) != 0 || strcmp(op->st.section, section) != 0 || op->st.epoch != op->epoch) {
@@ -472,7 +453,7 @@ void handle_section_rotate(struct request *r)
         if (st == 400 || st == 404 || st == 409)
             api_reply_error(r, e, msg[0] ? msg : NULL);
         else
-            reply_store_error(r, e);
+            api_reply_store_error(r, e);
         goto out;
     }
     json_t *reply = json_pack("{s:s, s:I}", "section", section, "epoch", (json_int_t)op->epoch);
@@ -535,7 +516,7 @@ void handle_section_erase(struct request *r)
         if (e == KERR_NOT_FOUND)
             api_reply_error(r, e, "The dossier has no such section.");
         else
-            reply_store_error(r, e);
+            api_reply_store_error(r, e);
         return;
     }
     struct erase_op *op = calloc(1, sizeof *op);

@@ -41,26 +41,7 @@
 
 /* b64 of a statement of at most KSTMT_MAX_BYTES bytes; of a signature; of the largest blob */
 #define STMT_B64_MAX (KSTMT_MAX_BYTES / 3 * 4 + 4)
-#define SIG_B64_MAX 128
 #define BLOB_B64_MAX ((ENTRY_BLOB_MAX + 2) / 3 * 4)
-
-static void reply_store_error(struct request *r, kerr e)
-{
-    if (e == KERR_UNAVAILABLE)
-        api_reply_error_retry(r, e, NULL, 1);
-    else
-        api_reply_error(r, e, NULL);
-}
-
-static void reply_jerr(struct request *r, const struct jerr *err)
-{
-    char msg[sizeof err->msg + sizeof err->field + 4];
-    if (err->field[0])
-        snprintf(msg, sizeof msg, "%s (%s)", err->msg, err->field);
-    else
-        snprintf(msg, sizeof msg, "%s", err->msg);
-    api_reply_error(r, err->code, msg);
-}
 
 /* ---------------------------------------------------------------- GET */
 
@@ -207,7 +188,7 @@ void handle_entries_list(struct request *r)
         if (err == KERR_NOT_FOUND)
             api_reply_error(r, err, "The dossier has no such section.");
         else
-            reply_store_error(r, err);
+            api_reply_store_error(r, err);
         return;
     }
     /* Serialised here, on this worker thread: the committer's thread only stores the answer. */
@@ -344,7 +325,7 @@ void handle_entry_create(struct request *r)
     /* blob's bound here is the body limit's; its own limit is answered below as 413 */
     const struct jspec spec[] = {
         {.name = "statement", .type = JS_STRING, .out = &op->statement, .len = STMT_B64_MAX},
-        {.name = "signature", .type = JS_STRING, .out = &op->signature, .len = SIG_B64_MAX},
+        {.name = "signature", .type = JS_STRING, .out = &op->signature, .len = API_SIG_B64_MAX},
         {.name = "blob", .type = JS_STRING, .out = &op->blob, .len = 4 * 1024 * 1024},
     };
     if (api_parse_body(r, spec, sizeof spec / sizeof spec[0], &op->body) != 0)
@@ -370,7 +351,7 @@ void handle_entry_create(struct request *r)
     if (api_authenticate(r, &op->c) != 0 || api_access(r, v, &op->c, citizen, section, 1, &op->acc) != 0)
         goto out;
     if (kstmt_verify(&op->st, op->statement, op->signature, "entry", op->c.id, op->c.sign_pk, op->now, &err) != 0) {
-        reply_jerr(r, &err);
+        api_reply_jerr(r, &err);
         goto out;
     }
     if (strcmp(op->st.citizen, citizen) != 0 || strcmp(op->st.section, section) != 0) {
@@ -399,7 +380,7 @@ void handle_entry_create(struct request *r)
         if (st == 400 || st == 404 || st == 409)
             api_reply_error(r, e, msg);
         else
-            reply_store_error(r, e);
+            api_reply_store_error(r, e);
         goto out;
     }
     json_t *reply = json_object();

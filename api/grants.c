@@ -28,30 +28,10 @@
 #include "vault/statement.h"
 
 #define MAX_WRAPS 1024
-#define SIG_B64_MAX 128
 
 static int64_t now_s(void)
 {
     return (int64_t)time(NULL);
-}
-
-/* Answer the refusal ERR of a statement or a charter rule, naming its field. */
-static void reply_jerr(struct request *r, const struct jerr *err)
-{
-    char msg[sizeof err->msg + sizeof err->field + 4];
-    if (err->field[0])
-        snprintf(msg, sizeof msg, "%s (%s)", err->msg, err->field);
-    else
-        snprintf(msg, sizeof msg, "%s", err->msg);
-    api_reply_error(r, err->code, msg);
-}
-
-static void reply_store_error(struct request *r, kerr e)
-{
-    if (e == KERR_UNAVAILABLE)
-        api_reply_error_retry(r, e, NULL, 1);
-    else
-        api_reply_error(r, e, NULL);
 }
 
 /* ---------------------------------------------------------------- the JSON of a grant */
@@ -287,14 +267,14 @@ void handle_grant_create(struct request *r)
     op->now = now_s();
     const struct jspec spec[] = {
         {.name = "statement", .type = JS_STRING, .out = &op->statement, .len = GRANT_MAX_B64},
-        {.name = "signature", .type = JS_STRING, .out = &op->signature, .len = SIG_B64_MAX},
+        {.name = "signature", .type = JS_STRING, .out = &op->signature, .len = API_SIG_B64_MAX},
         {.name = "wraps", .type = JS_ARRAY, .out = &wraps, .max = MAX_WRAPS},
     };
     if (api_parse_body(r, spec, sizeof spec / sizeof spec[0], &op->body) != 0 || parse_wraps(r, wraps, op) != 0 ||
         api_authenticate(r, &op->c) != 0 || api_require_owner(r, &op->c, citizen) != 0)
         goto out;
     if (kstmt_verify(&op->st, op->statement, op->signature, "grant", op->c.id, op->c.sign_pk, op->now, &err) != 0) {
-        reply_jerr(r, &err);
+        api_reply_jerr(r, &err);
         goto out;
     }
     const struct kstmt *st = &op->st;
@@ -332,7 +312,7 @@ void handle_grant_create(struct request *r)
         vault_charter_put(v, ch);
         if (pe != KERR_OK) {
             store_txn_abort(&t);
-            reply_jerr(r, &err);
+            api_reply_jerr(r, &err);
             goto out;
         }
         e = vault_statement_id_used(v, &t, KSTMT_GRANT, st->id);
@@ -344,7 +324,7 @@ void handle_grant_create(struct request *r)
         if (kerr_status(e) == 400 || kerr_status(e) == 409)
             api_reply_error(r, e, msg[0] ? msg : NULL);
         else
-            reply_store_error(r, e);
+            api_reply_store_error(r, e);
         goto out;
     }
     enum grant_state gs = policy_grant_state(
@@ -372,7 +352,7 @@ void handle_grant_list_citizen(struct request *r)
     kerr e = grant_list_citizen(&t, v->tab, citizen, &g, &n);
     store_txn_abort(&t);
     if (e != KERR_OK) {
-        reply_store_error(r, e);
+        api_reply_store_error(r, e);
         return;
     }
     api_reply_json(r, API_OK, grants_out(g, n, now_s(), 0));
@@ -394,7 +374,7 @@ void handle_grant_list_mine(struct request *r)
     kerr e = grant_list_grantee(&t, v->tab, c.id, &g, &n);
     store_txn_abort(&t);
     if (e != KERR_OK) {
-        reply_store_error(r, e);
+        api_reply_store_error(r, e);
         return;
     }
     api_reply_json(r, API_OK, grants_out(g, n, now_s(), 1));
@@ -449,16 +429,12 @@ void handle_grant_revoke(struct request *r)
     }
     op->v = v;
     op->now = now_s();
-    const struct jspec spec[] = {
-        {.name = "statement", .type = JS_STRING, .out = &op->statement, .len = GRANT_MAX_B64},
-        {.name = "signature", .type = JS_STRING, .out = &op->signature, .len = SIG_B64_MAX},
-    };
-    if (api_parse_body(r, spec, sizeof spec / sizeof spec[0], &op->body) != 0 || api_authenticate(r, &op->c) != 0 ||
+    if (api_parse_envelope(r, GRANT_MAX_B64, &op->body, &op->statement, &op->signature) != 0 || api_authenticate(r, &op->c) != 0 ||
         api_require_owner(r, &op->c, citizen) != 0)
         goto out;
     if (kstmt_verify(&op->st, op->statement, op->signature, "revoke", op->c.id, op->c.sign_pk, op->now, &err) !=
         0) {
-        reply_jerr(r, &err);
+        api_reply_jerr(r, &err);
         goto out;
     }
     if (strcmp(op->st.citizen, citizen) != 0 || strcmp(op->st.grant, grant) != 0) {
@@ -485,7 +461,7 @@ void handle_grant_revoke(struct request *r)
         if (e == KERR_NOT_FOUND || e == KERR_REPLAY)
             api_reply_error(r, e, NULL);
         else
-            reply_store_error(r, e);
+            api_reply_store_error(r, e);
         goto out;
     }
     json_t *reply = json_pack("{s:s, s:s}", "id", grant, "state", "revoked");

@@ -29,14 +29,6 @@
 #define JOURNAL_PAGE_DEFAULT 1000u
 #define JOURNAL_PAGE_MAX 1000u
 
-static void reply_store_error(struct request *r, kerr e)
-{
-    if (e == KERR_UNAVAILABLE)
-        api_reply_error_retry(r, e, NULL, 1);
-    else
-        api_reply_error(r, e, NULL);
-}
-
 /* b64 of N bytes as a new JSON string (NULL on failure). */
 static json_t *b64_json(const unsigned char *p, size_t n)
 {
@@ -96,7 +88,7 @@ void handle_journal_get(struct request *r)
         err = journal_list(&t, v->tab[VT_JOURNAL], citizen, after, (size_t)limit, &e, &n);
     store_txn_abort(&t);
     if (err != KERR_OK) {
-        reply_store_error(r, err);
+        api_reply_store_error(r, err);
         return;
     }
     json_t *events = events_json(e, n);
@@ -304,7 +296,7 @@ void handle_export(struct request *r)
     store_txn_abort(&t);
     if (!reply) {
         if (e != KERR_OK)
-            reply_store_error(r, e);
+            api_reply_store_error(r, e);
         else
             api_reply_error(r, KERR_INTERNAL, NULL);
         return;

@@ -43,30 +43,11 @@
 #include "vault/statement.h"
 
 #define OVR_MAX_B64 90000u
-#define SIG_B64_MAX 128
 #define MAX_WRAPS 1024
 
 static int64_t now_s(void)
 {
     return (int64_t)time(NULL);
-}
-
-static void reply_jerr(struct request *r, const struct jerr *err)
-{
-    char msg[sizeof err->msg + sizeof err->field + 4];
-    if (err->field[0])
-        snprintf(msg, sizeof msg, "%s (%s)", err->msg, err->field);
-    else
-        snprintf(msg, sizeof msg, "%s", err->msg);
-    api_reply_error(r, err->code, msg);
-}
-
-static void reply_store_error(struct request *r, kerr e)
-{
-    if (e == KERR_UNAVAILABLE)
-        api_reply_error_retry(r, e, NULL, 1);
-    else
-        api_reply_error(r, e, NULL);
 }
 
 static enum krole charter_role(vault *v, int approver)
@@ -152,7 +133,7 @@ static int load_rec(struct request *r, vault *v, const char *id, json_t **rec)
         return -1;
     }
     if (e != KERR_OK) {
-        reply_store_error(r, e);
+        api_reply_store_error(r, e);
         return -1;
     }
     return 0;
@@ -242,11 +223,7 @@ void handle_override_create(struct request *r)
     }
     op->v = v;
     op->now = now_s();
-    const struct jspec spec[] = {
-        {.name = "statement", .type = JS_STRING, .out = &op->statement, .len = OVR_MAX_B64},
-        {.name = "signature", .type = JS_STRING, .out = &op->signature, .len = SIG_B64_MAX},
-    };
-    if (api_parse_body(r, spec, 2, &op->body) != 0 || api_authenticate(r, &op->c) != 0)
+    if (api_parse_envelope(r, OVR_MAX_B64, &op->body, &op->statement, &op->signature) != 0 || api_authenticate(r, &op->c) != 0)
         goto out;
     if (op->c.role != charter_role(v, 0)) {
         api_reply_error(r, KERR_FORBIDDEN, "Only the charter's override authority may request an override.");
@@ -254,7 +231,7 @@ void handle_override_create(struct request *r)
     }
     if (kstmt_verify(&op->st, op->statement, op->signature, "override", op->c.id, op->c.sign_pk, op->now, &err) !=
         0) {
-        reply_jerr(r, &err);
+        api_reply_jerr(r, &err);
         goto out;
     }
     const struct kstmt *st = &op->st;
@@ -290,7 +267,7 @@ void handle_override_create(struct request *r)
         vault_charter_put(v, ch);
         if (pe != KERR_OK) {
             store_txn_abort(&t);
-            reply_jerr(r, &err);
+            api_reply_jerr(r, &err);
             goto out;
         }
         e = citizen_get(v, &t, st->citizen, &cz);
@@ -309,7 +286,7 @@ void handle_override_create(struct request *r)
         if (e == KERR_REPLAY)
             api_reply_error(r, e, NULL);
         else
-            reply_store_error(r, e);
+            api_reply_store_error(r, e);
         goto out;
     }
     api_commit_build(r, v, create_apply, op, create_op_free, API_CREATED, create_build, KERR_OK);
@@ -465,11 +442,7 @@ void handle_override_approve(struct request *r)
     op->v = v;
     op->now = now_s();
     snprintf(op->id, sizeof op->id, "%s", r->param[0]);
-    const struct jspec spec[] = {
-        {.name = "statement", .type = JS_STRING, .out = &op->statement, .len = OVR_MAX_B64},
-        {.name = "signature", .type = JS_STRING, .out = &op->signature, .len = SIG_B64_MAX},
-    };
-    if (api_parse_body(r, spec, 2, &op->body) != 0 || api_authenticate(r, &op->c) != 0)
+    if (api_parse_envelope(r, OVR_MAX_B64, &op->body, &op->statement, &op->signature) != 0 || api_authenticate(r, &op->c) != 0)
         goto out;
     if (op->c.role != charter_role(v, 1)) {
         api_reply_error(r, KERR_FORBIDDEN, "Only the charter's approver role may approve an override.");
@@ -477,7 +450,7 @@ void handle_override_approve(struct request *r)
     }
     if (kstmt_verify(&op->st, op->statement, op->signature, "override-approval", op->c.id, op->c.sign_pk, op->now,
                      &err) != 0) {
-        reply_jerr(r, &err);
+        api_reply_jerr(r, &err);
         goto out;
     }
     if (strcmp(op->st.override_id, op->id) != 0) {
@@ -531,7 +504,7 @@ void handle_override_list(struct request *r)
     kerr e = override_list(v, &t, NULL, &all);
     store_txn_abort(&t);
     if (e != KERR_OK) {
-        reply_store_error(r, e);
+        api_reply_store_error(r, e);
         return;
     }
     int64_t now = now_s();
@@ -679,7 +652,7 @@ void handle_override_list_citizen(struct request *r)
         override_sweep_async(v);
     if (e != KERR_OK || !out) {
         json_decref(out);
-        reply_store_error(r, e != KERR_OK ? e : KERR_INTERNAL);
+        api_reply_store_error(r, e != KERR_OK ? e : KERR_INTERNAL);
         return;
     }
     api_reply_json(r, API_OK, json_pack("{s:s, s:o}", "citizen", citizen, "overrides", out));
@@ -1117,11 +1090,7 @@ void handle_override_close(struct request *r)
     op->v = v;
     op->now = now_s();
     snprintf(op->id, sizeof op->id, "%s", r->param[0]);
-    const struct jspec spec[] = {
-        {.name = "statement", .type = JS_STRING, .out = &op->statement, .len = OVR_MAX_B64},
-        {.name = "signature", .type = JS_STRING, .out = &op->signature, .len = SIG_B64_MAX},
-    };
-    if (api_parse_body(r, spec, 2, &op->body) != 0 || api_authenticate(r, &op->c) != 0)
+    if (api_parse_envelope(r, OVR_MAX_B64, &op->body, &op->statement, &op->signature) != 0 || api_authenticate(r, &op->c) != 0)
         goto out;
     if (op->c.role != charter_role(v, 0) && op->c.role != KROLE_PROFESSIONAL) {
         api_reply_error(r, KERR_FORBIDDEN, "Only the override authority or the beneficiary closes an override.");
@@ -1129,7 +1098,7 @@ void handle_override_close(struct request *r)
     }
     if (kstmt_verify(&op->st, op->statement, op->signature, "override-close", op->c.id, op->c.sign_pk, op->now,
                      &err) != 0) {
-        reply_jerr(r, &err);
+        api_reply_jerr(r, &err);
         goto out;
     }
     if (strcmp(op->st.override_id, op->id) != 0) {

@@ -24,19 +24,10 @@
 #include "vault/replay.h"
 #include "vault/statement.h"
 
-#define SIG_B64_MAX 128
 
 static int64_t now_s(void)
 {
     return (int64_t)time(NULL);
-}
-
-static void reply_store_error(struct request *r, kerr e)
-{
-    if (e == KERR_UNAVAILABLE)
-        api_reply_error_retry(r, e, NULL, 1);
-    else
-        api_reply_error(r, e, NULL);
 }
 
 /* ---------------------------------------------------------------- POST /requests */
@@ -101,11 +92,7 @@ void handle_request_create(struct request *r)
     }
     op->v = v;
     op->now = now_s();
-    const struct jspec spec[] = {
-        {.name = "statement", .type = JS_STRING, .out = &op->statement, .len = GRANT_MAX_B64},
-        {.name = "signature", .type = JS_STRING, .out = &op->signature, .len = SIG_B64_MAX},
-    };
-    if (api_parse_body(r, spec, sizeof spec / sizeof spec[0], &op->body) != 0 || api_authenticate(r, &op->c) != 0)
+    if (api_parse_envelope(r, GRANT_MAX_B64, &op->body, &op->statement, &op->signature) != 0 || api_authenticate(r, &op->c) != 0)
         goto out;
     if (kstmt_verify(&op->st, op->statement, op->signature, "request", op->c.id, op->c.sign_pk, op->now, &err) !=
         0) {
@@ -148,7 +135,7 @@ void handle_request_create(struct request *r)
         if (e == KERR_REPLAY)
             api_reply_error(r, e, NULL);
         else
-            reply_store_error(r, e);
+            api_reply_store_error(r, e);
         goto out;
     }
     json_t *reply = json_pack("{s:s}", "id", st->id);
@@ -206,7 +193,7 @@ void handle_request_list(struct request *r)
     grant_requests_free(q, n);
     if (e != KERR_OK) {
         json_decref(a);
-        reply_store_error(r, e);
+        api_reply_store_error(r, e);
         return;
     }
     api_reply_json(r, API_OK, a ? json_pack("{s:o}", "requests", a) : NULL);
@@ -270,7 +257,7 @@ void handle_request_decline(struct request *r)
         if (e == KERR_NOT_FOUND || e == KERR_CONFLICT)
             api_reply_error(r, e, e == KERR_CONFLICT ? "The request is no longer open." : NULL);
         else
-            reply_store_error(r, e);
+            api_reply_store_error(r, e);
         free(op);
         return;
     }

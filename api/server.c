@@ -230,6 +230,24 @@ void api_reply_text(struct request *r, enum api_ok ok, const char *content_type,
     api_reply_header(r, "Content-Type", content_type);
 }
 
+void api_reply_jerr(struct request *r, const struct jerr *err)
+{
+    char msg[sizeof err->msg + sizeof err->field + 4];
+    if (err->field[0])
+        snprintf(msg, sizeof msg, "%s (%s)", err->msg, err->field);
+    else
+        snprintf(msg, sizeof msg, "%s", err->msg);
+    api_reply_error(r, err->code, msg);
+}
+
+void api_reply_store_error(struct request *r, kerr e)
+{
+    if (e == KERR_UNAVAILABLE)
+        api_reply_error_retry(r, e, NULL, 1);
+    else
+        api_reply_error(r, e, NULL);
+}
+
 int api_reply_header(struct request *r, const char *name, const char *value)
 {
     if (!r->resp_ || r->queued_ || !header_ok(name) || !value || strpbrk(value, "\r\n"))
@@ -317,6 +335,16 @@ int api_parse_body(struct request *r, const struct jspec *spec, size_t n, json_t
     }
     *json_out = j;
     return 0;
+}
+
+int api_parse_envelope(struct request *r, size_t max_b64, json_t **json_out, const char **statement,
+                       const char **signature)
+{
+    const struct jspec spec[] = {
+        {.name = "statement", .type = JS_STRING, .out = statement, .len = max_b64},
+        {.name = "signature", .type = JS_STRING, .out = signature, .len = API_SIG_B64_MAX},
+    };
+    return api_parse_body(r, spec, sizeof spec / sizeof spec[0], json_out);
 }
 
 int api_require_json(struct request *r)
