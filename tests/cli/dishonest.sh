@@ -9,49 +9,11 @@
 # activation. The auditor must pass the first and name every other one.
 # Prints "ok - ..." / "not ok - ..." lines for tests/run.sh.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-if [ -x "$here/../kluis" ] && [ -x "$here/../kluisd" ]; then
-  BIN=$(cd "$here/.." && pwd)
-else
-  BIN=${KLUIS_BIN_DIR:-$(cd "$here/../.." && pwd)/build}
-fi
-ROOT=${KLUIS_ROOT:-}
-if [ -z "$ROOT" ]; then
-  d=$here
-  while [ "$d" != / ] && [ ! -f "$d/policy/charter.example.json" ]; do d=$(dirname "$d"); done
-  ROOT=$d
-fi
-KLUIS="$BIN/kluis"
-KLUISD="$BIN/kluisd"
-CHARTER="$ROOT/policy/charter.example.json"
-
-T=$(mktemp -d /tmp/kluis-dishonest.XXXXXX)
-failed=0; n=0
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
-ok()  { n=$((n + 1)); echo "ok - $1"; }
-nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok - $1"; sed 's/^/    # /' "$T/err" "$T/out" 2>/dev/null | head -12; }
-check() { if eval "$2"; then ok "$1"; else nok "$1"; fi; }
-run() {
-  local want=$1 name=$2; shift 3
-  "$KLUIS" "$@" >"$T/out" 2>"$T/err" </dev/null
-  local rc=$?
-  if [ "$rc" -eq "$want" ]; then ok "$name (exit $rc)"; else nok "$name (exit $rc, wanted $want)"; fi
-}
-
-for f in "$KLUIS" "$KLUISD" "$CHARTER" "$ROOT/tests/cli/fakelog.c"; do
-  [ -e "$f" ] || { echo "not ok - missing $f"; exit 1; }
-done
+d=${KLUIS_ROOT:-$(cd "$(dirname "$0")" && pwd)}
+while [ "$d" != / ] && [ ! -f "$d/tests/cli/lib.bash" ]; do d=$(dirname "$d"); done
+. "$d/tests/cli/lib.bash" dishonest
+[ -e "$ROOT/tests/cli/fakelog.c" ] || { echo "not ok - missing $ROOT/tests/cli/fakelog.c"; exit 1; }
 command -v jq >/dev/null || { echo "not ok - jq is needed"; exit 1; }
-export HOME="$T/home" XDG_RUNTIME_DIR="$T/run" XDG_CONFIG_HOME="$T/config" XDG_STATE_HOME="$T/state"
-mkdir -p "$HOME" && mkdir -m 700 "$XDG_RUNTIME_DIR"
-unset KLUIS_KEY KLUIS_CITIZEN KLUIS_SERVER KLUIS_INSECURE_HTTP
-cd "$T"
 
 # ---- the fake log server: a test fixture, compiled here -------------------------------------------
 # shellcheck disable=SC2046

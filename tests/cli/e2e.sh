@@ -8,59 +8,10 @@
 # Binaries: the kluis and kluisd beside this script's directory when it was copied into
 # build[/asan]/tests/ (as the C harness does), else $KLUIS_BIN_DIR, else build/ of the checkout.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-if [ -x "$here/../kluis" ] && [ -x "$here/../kluisd" ]; then
-  BIN=$(cd "$here/.." && pwd)
-else
-  BIN=${KLUIS_BIN_DIR:-$(cd "$here/../.." && pwd)/build}
-fi
-ROOT=${KLUIS_ROOT:-}
-if [ -z "$ROOT" ]; then
-  d=$here
-  while [ "$d" != / ] && [ ! -f "$d/policy/charter.example.json" ]; do d=$(dirname "$d"); done
-  ROOT=$d
-fi
-KLUIS="$BIN/kluis"
-KLUISD="$BIN/kluisd"
-CHARTER="$ROOT/policy/charter.example.json"
+d=${KLUIS_ROOT:-$(cd "$(dirname "$0")" && pwd)}
+while [ "$d" != / ] && [ ! -f "$d/tests/cli/lib.bash" ]; do d=$(dirname "$d"); done
+. "$d/tests/cli/lib.bash" cli
 PROXY="$ROOT/tests/cli/tamper_proxy.py"
-
-T=$(mktemp -d /tmp/kluis-cli.XXXXXX)
-failed=0; n=0
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
-ok()  { n=$((n + 1)); echo "ok - $1"; }
-nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok - $1"; sed 's/^/    # /' "$T/err" 2>/dev/null | head -5; }
-check() { if eval "$2"; then ok "$1"; else nok "$1"; fi; }
-# run WANT NAME -- ARGS...: kluis with ARGS; stdout in $T/out, stderr in $T/err; checks the exit code.
-run() {
-  local want=$1 name=$2; shift 3
-  "$KLUIS" "$@" >"$T/out" 2>"$T/err" </dev/null
-  local rc=$?
-  if [ "$rc" -eq "$want" ]; then ok "$name (exit $rc)"; else nok "$name (exit $rc, wanted $want)"; fi
-}
-# runin WANT NAME FILE -- ARGS...: as run, with FILE on standard input.
-runin() {
-  local want=$1 name=$2 in=$3; shift 4
-  "$KLUIS" "$@" >"$T/out" 2>"$T/err" <"$in"
-  local rc=$?
-  if [ "$rc" -eq "$want" ]; then ok "$name (exit $rc)"; else nok "$name (exit $rc, wanted $want)"; fi
-}
-
-for f in "$KLUIS" "$KLUISD" "$CHARTER"; do
-  [ -e "$f" ] || { echo "not ok - missing $f"; exit 1; }
-done
-
-# A private home: sessions in $XDG_RUNTIME_DIR/kluis, pins in $XDG_CONFIG_HOME/kluis.
-export HOME="$T/home" XDG_RUNTIME_DIR="$T/run" XDG_CONFIG_HOME="$T/config"
-mkdir -p "$HOME" && mkdir -m 700 "$XDG_RUNTIME_DIR"
-unset KLUIS_KEY KLUIS_CITIZEN KLUIS_SERVER KLUIS_INSECURE_HTTP
-cd "$T"
 
 # ---- a vault -----------------------------------------------------------------------------------
 "$KLUIS" keygen --no-passphrase --id beheer --out admin.key >/dev/null &&
