@@ -19,7 +19,8 @@
 # and the plot go to bench/results/ (not committed). Needs wrk, gnuplot and PostgreSQL 15 (Debian
 # packages wrk, gnuplot-nox, postgresql): installed with apt-get when missing and run as root.
 # Knobs (environment): ROUNDS=3 DUR=10 CONNS=64 CITIZENS=1000 ENTRIES=4 SWEEP="1 8 64 256"
-# SWEEP_DUR=5 SCALE_N=1000000 SCALE_ENTRIES=1 NO_PG=1 (skip PostgreSQL).
+# SWEEP_DUR=5 SCALE_N=1000000 SCALE_ENTRIES=1 SETTLE=1 (seconds after a sync before each run)
+# NO_PG=1 (skip PostgreSQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -58,6 +59,7 @@ need_tools() {
     local missing=()
     command -v wrk >/dev/null || missing+=(wrk)
     command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+    [ -x /usr/bin/time ] || missing+=(time)
     if [ -z "${NO_PG:-}" ] && [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then missing+=(postgresql); fi
     if [ ${#missing[@]} -gt 0 ]; then
         if [ "$(id -u)" != 0 ]; then
@@ -190,7 +192,8 @@ pg_setup() {
 wrk_run() {
     local port=$1 c=$2 d=$3 t=$THREADS line
     [ "$c" -lt "$t" ] && t=$c
-    line=$(env "${@:4}" wrk -t"$t" -c"$c" -d"${d}s" --timeout 10s -s bench/read.lua "http://127.0.0.1:$port/" |
+    line=$(env "${@:4}" /usr/bin/time -f '%U %S' -o "$OUT/client.cpu" \
+        wrk -t"$t" -c"$c" -d"${d}s" --timeout 10s -s bench/read.lua "http://127.0.0.1:$port/" |
         grep '^WRK ' || true)
     [ -n "$line" ] || { log "wrk gave no result"; echo "0 0 0 0 1"; return; }
     echo "$line" | awk '{for (i = 2; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}
@@ -202,7 +205,8 @@ pg_run() {
     local c=$1 d=$2 j=2 out
     [ "$c" -lt "$j" ] && j=$c
     rm -rf "$OUT/pglog" && mkdir -p "$OUT/pglog"
-    out=$(cd "$OUT/pglog" && PGHOST=127.0.0.1 PGPORT=$PGPORT pgbench -n -M simple -c "$c" -j "$j" -T "$d" \
+    out=$(cd "$OUT/pglog" && PGHOST=127.0.0.1 PGPORT=$PGPORT /usr/bin/time -f '%U %S' -o "$OUT/client.cpu" \
+        pgbench -n -M simple -c "$c" -j "$j" -T "$d" \
         -f "$OUT/pg/read_audit.sql" -U app --log --log-prefix=tx postgres 2>&1)
     local tps fails
     tps=$(echo "$out" | awk '/^tps/{print $3; exit}')
@@ -213,9 +217,16 @@ pg_run() {
             printf "%.1f %d %d %d %d\n", tps, p50, p99, NR, f}'
 }
 
-# measure SYSTEM CONNS SECONDS → "rps p50 p99 requests bad cpu_us_per_req"
+# settle: each run starts from a quiet disk — the dirty pages the previous system left (PostgreSQL's
+# WAL and heap, Kluis's and the limit server's LMDB pages) are written back now, not during the next
+# system's run, whose fdatasync would otherwise wait behind them.
+settle() { sync; sleep "${SETTLE:-1}"; }
+
+# measure SYSTEM CONNS SECONDS → "rps p50 p99 requests bad cpu_us_per_req client_cpu_us_per_req"
+# (the load generator — wrk or pgbench — shares the two cores: its CPU per request is reported too)
 measure() {
     local sys=$1 c=$2 d=$3 t0 t1 r
+    settle
     case $sys in
     kluis)
         t0=$(ticks_of "$KPID")
@@ -230,7 +241,10 @@ measure() {
         r=$(pg_run "$c" "$d")
         t1=$(pg_ticks "$PGPM") ;;
     esac
-    echo "$r" | awk -v dt=$((t1 - t0)) -v hz="$HZ" '{cpu = $4 > 0 ? dt * 1e6 / hz / $4 : 0; print $0, cpu}'
+    local cl
+    cl=$(awk '{print $1 + $2}' "$OUT/client.cpu" 2>/dev/null || echo 0)
+    echo "$r" | awk -v dt=$((t1 - t0)) -v hz="$HZ" -v cl="${cl:-0}" \
+        '{cpu = $4 > 0 ? dt * 1e6 / hz / $4 : 0; ccpu = $4 > 0 ? cl * 1e6 / $4 : 0; print $0, cpu, ccpu}'
 }
 
 # ------------------------------------------------------------------ the read table
@@ -250,7 +264,7 @@ run_read() {
     measure kluis "$CONNS" "$WARM" >/dev/null
     measure limit "$CONNS" "$WARM" >/dev/null
     if [ -z "${NO_PG:-}" ]; then measure pg 8 "$WARM" >/dev/null; fi
-    printf 'round\tsystem\tconns\trps\tp50_us\tp99_us\trequests\tbad\tcpu_us_per_req\n' >"$raw"
+    printf 'round\tsystem\tconns\trps\tp50_us\tp99_us\trequests\tbad\tcpu_us_per_req\tclient_cpu_us_per_req\n' >"$raw"
     for r in $(seq 1 "$ROUNDS"); do
         log "round $r/$ROUNDS: kluis"
         printf '%s\tkluis\t%s\t%s\n' "$r" "$CONNS" "$(measure kluis "$CONNS" "$DUR" | tr ' ' '\t')" >>"$raw"
@@ -269,15 +283,16 @@ run_read() {
         echo "       random citizen per request; wrk -t$THREADS -c$CONNS -d${DUR}s; limit: limit_server -m gc -t pool (same wrk);"
         echo "       PostgreSQL 15: pgbench -c8 and -c64, -j2 -T$DUR read_audit.sql (RLS + audit insert, synchronous_commit=on);"
         echo "       the ratio takes, per round, the better of its two."
-        echo "Median of $ROUNDS rounds (each round: Kluis, limit, PostgreSQL one after the other)."
+        echo "Median of $ROUNDS rounds (each round: Kluis, limit, PostgreSQL one after the other, each after a sync)."
+        echo "CPU us/req: the server's processes; client us/req: the load generator's (wrk or pgbench), on the same cores."
         echo
         awk -F'\t' 'NR > 1 {k = $2; n[k]++; rps[k, n[k]] = $4; p50[k, n[k]] = $5; p99[k, n[k]] = $6;
-                            cpu[k, n[k]] = $9; bad[k] += $8; round[k, $1] = $4}
+                            cpu[k, n[k]] = $9; ccpu[k, n[k]] = $10; bad[k] += $8; round[k, $1] = $4}
             function med(a, k, m,   i, j, t, v) { for (i = 1; i <= m; i++) v[i] = a[k, i];
                 for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
                 return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2 }
             END {
-                printf "%-34s %10s %9s %9s %12s %8s\n", "system", "req/s", "p50 ms", "p99 ms", "CPU us/req", "errors"
+                printf "%-34s %10s %9s %9s %12s %12s %8s\n", "system", "req/s", "p50 ms", "p99 ms", "CPU us/req", "client us/req", "errors"
                 split("kluis limit pg8 pg64", order, " ")
                 name["kluis"] = "Kluis audited read (c" conns ")"; name["limit"] = "limit server gc (c" conns ")"
                 name["pg8"] = "PostgreSQL RLS+audit (pgbench c8)"; name["pg64"] = "PostgreSQL RLS+audit (pgbench c64)"
@@ -285,8 +300,8 @@ run_read() {
                 n["pg"] = n["pg8"]
                 for (o = 1; o <= 4; o++) { k = order[o]; if (!n[k]) continue
                     R[k] = med(rps, k, n[k])
-                    printf "%-34s %10.0f %9.2f %9.2f %12.1f %8d\n", name[k], R[k], med(p50, k, n[k]) / 1000,
-                        med(p99, k, n[k]) / 1000, med(cpu, k, n[k]), bad[k] }
+                    printf "%-34s %10.0f %9.2f %9.2f %12.1f %12.1f %8d\n", name[k], R[k], med(p50, k, n[k]) / 1000,
+                        med(p99, k, n[k]) / 1000, med(cpu, k, n[k]), med(ccpu, k, n[k]), bad[k] }
                 print ""
                 split("x limit pg", order, " ")
                 for (o = 2; o <= 3; o++) { k = order[o]; if (!n[k]) continue
@@ -369,13 +384,34 @@ run_micro() {
 
 # ------------------------------------------------------------------ scale
 
+# cache_file FILE: read FILE once into the page cache when it fits in MemAvailable (a server that has
+# run for a while has its pages cached; right after bench_gen they are partly evicted) → "yes"/"no"
+cache_file() {
+    local size avail
+    size=$(stat -c %s "$1")
+    avail=$(awk '/MemAvailable/{print $2 * 1024}' /proc/meminfo)
+    if [ "$size" -lt $((avail * 9 / 10)) ]; then
+        dd if="$1" of=/dev/null bs=4M status=none
+        echo yes
+    else
+        echo no
+    fi
+}
+
+# cached_pct FILE → the share of FILE's pages in the page cache now (fincore, util-linux)
+cached_pct() {
+    fincore -b -n -o RES,SIZE "$1" 2>/dev/null | awk '{if ($2 > 0) printf "%.0f", 100 * $1 / $2; else print 0}'
+}
+
 run_scale() {
     local table=$RES/scale-$STAMP.txt raw=$RES/scale-$STAMP.tsv
-    printf 'citizens\tstartup_s\trps\tp50_us\tp99_us\tcpu_us\trss_kb\thwm_kb\tdata_mb\n' >"$raw"
+    printf 'citizens\tstartup_s\trps\tp50_us\tp99_us\tcpu_us\trss_kb\thwm_kb\tanon_kb\tdata_mb\tcached\tcached_pct\n' >"$raw"
     for n in 1000 "$SCALE_N"; do
         kluis_dataset "$n" "$SCALE_ENTRIES"
         sync
         [ -n "$KPID" ] && stop_kluisd
+        local cached
+        cached=$(cache_file "$VAULT/data.mdb")
         start_kluisd "$VAULT"
         measure kluis "$CONNS" "$WARM" >/dev/null
         local best="" r
@@ -383,21 +419,28 @@ run_scale() {
             r=$(measure kluis "$CONNS" "$DUR")
             best="$best$r"$'\n'
         done
-        local rss hwm data
+        # VmRSS counts the pages of data.mdb that LMDB's read-only map has touched (file-backed,
+        # reclaimable page cache); RssAnon is kluisd's own memory (heap, stacks, buffers)
+        local rss hwm anon data pct
         rss=$(awk '/VmRSS/{print $2}' "/proc/$KPID/status")
         hwm=$(awk '/VmHWM/{print $2}' "/proc/$KPID/status")
+        anon=$(awk '/RssAnon/{print $2}' "/proc/$KPID/status")
         data=$(du -m "$VAULT/data.mdb" | awk '{print $1}')
-        echo "$best" | awk 'NF' | sort -n -k1 | awk -v n="$n" -v s="$KSTART" -v rss="$rss" -v hwm="$hwm" -v d="$data" \
+        pct=$(cached_pct "$VAULT/data.mdb")
+        echo "$best" | awk 'NF' | sort -n -k1 | awk -v n="$n" -v s="$KSTART" -v rss="$rss" -v hwm="$hwm" -v an="$anon" \
+            -v d="$data" -v c="$cached" -v pc="${pct:-0}" \
             '{a[NR] = $0} END {split(a[int((NR + 1) / 2)], m, " ");
-              printf "%s\t%.3f\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\n", n, s, m[1], m[2], m[3], m[6], rss, hwm, d}' >>"$raw"
+              printf "%s\t%.3f\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\n", n, s, m[1], m[2], m[3], m[6], rss, hwm, an, d, c, pc}' >>"$raw"
         stop_kluisd
     done
     {
         echo "Scale — $(date -u '+%Y-%m-%d %H:%M UTC'): $SCALE_ENTRIES entries of 1 KiB per read, wrk -t$THREADS -c$CONNS -d${DUR}s, median of $ROUNDS"
+        echo "(data.mdb read into the page cache before kluisd starts when it fits in available memory: \"cached\";"
+        echo " RSS counts LMDB's file-backed map pages, anon MB is kluisd's own memory)"
         awk -F'\t' 'NR == 1 {next} {n[NR] = $1; line[NR] = $0; rps[NR] = $3}
-            END { printf "%-10s %10s %10s %8s %8s %10s %10s %10s %9s\n", "citizens", "start s", "req/s", "p50 ms", "p99 ms", "CPU us/req", "RSS MB", "peak MB", "data MB"
+            END { printf "%-10s %8s %9s %8s %8s %10s %9s %9s %8s %9s %7s %8s\n", "citizens", "start s", "req/s", "p50 ms", "p99 ms", "CPU us/req", "RSS MB", "peak MB", "anon MB", "data MB", "cached", "in cache"
                   for (i = 2; i <= NR; i++) { split(line[i], f, "\t")
-                    printf "%-10s %10.3f %10.0f %8.2f %8.2f %10.1f %10.1f %10.1f %9s\n", f[1], f[2], f[3], f[4] / 1000, f[5] / 1000, f[6], f[7] / 1024, f[8] / 1024, f[9] }
+                    printf "%-10s %8.3f %9.0f %8.2f %8.2f %10.1f %9.1f %9.1f %8.1f %9s %7s %7s%%\n", f[1], f[2], f[3], f[4] / 1000, f[5] / 1000, f[6], f[7] / 1024, f[8] / 1024, f[9] / 1024, f[10], f[11], f[12] }
                   if (NR >= 3) printf "read throughput %s / %s citizens: %.2f\n", n[3], n[2], rps[3] / rps[2] }' "$raw"
     } | tee "$table"
     cp "$table" "$RES/scale-latest.txt"
