@@ -87,24 +87,24 @@ static int split(char *path, char *seg[MAX_SEGMENTS], size_t *nseg)
     return 0;
 }
 
-/* Does PATTERN match the segments? Fills PARAM (if non-NULL) with the captures. */
+/* Does PATTERN match the segments? Fills PARAM (if non-NULL) with the captures. Literal segments
+ * are compared first and the captures checked as identifiers only when every literal matched: a
+ * request is tried against most of the table, and this keeps the misses cheap. */
 static int match(const char *pattern, char *const seg[], size_t nseg, const char **param,
                  size_t *nparam)
 {
     const char *p = pattern + 1;
-    size_t i = 0, np = 0;
+    size_t i = 0, cap[API_MAX_PARAMS], np = 0;
     for (;; i++) {
         const char *end = strchr(p, '/');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (i >= nseg)
             return 0;
         if (len == 2 && p[0] == '{' && p[1] == '}') {
-            if (!jspec_is_id(seg[i]) || np >= API_MAX_PARAMS)
+            if (np >= API_MAX_PARAMS)
                 return 0;
-            if (param)
-                param[np] = seg[i];
-            np++;
-        } else if (strlen(seg[i]) != len || memcmp(seg[i], p, len) != 0) {
+            cap[np++] = i;
+        } else if (strncmp(seg[i], p, len) != 0 || seg[i][len] != '\0') {
             return 0;
         }
         if (!end)
@@ -113,6 +113,12 @@ static int match(const char *pattern, char *const seg[], size_t nseg, const char
     }
     if (i + 1 != nseg)
         return 0;
+    for (size_t k = 0; k < np; k++) {
+        if (!jspec_is_id(seg[cap[k]]))
+            return 0;
+        if (param)
+            param[k] = seg[cap[k]];
+    }
     if (nparam)
         *nparam = np;
     return 1;
