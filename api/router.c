@@ -9,8 +9,9 @@
  * path some pattern matches with another method is 405 with an Allow header; HEAD is served by the
  * GET route (libmicrohttpd sends the headers only).
  *
- * The table is scanned linearly: some forty rows, each compared segment by segment, cost less
- * than one TLS record and keep the router obviously correct.
+ * The table is scanned linearly, byte by byte against the raw path: some forty rows cost about a
+ * thousand instructions (most rows differ in their first bytes), and keep the router obviously
+ * correct.
  */
 #include "api/api.h"
 #include "api/handlers.h"
@@ -19,8 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Most segments a request path may have before it is 404 without looking further. */
-#define MAX_SEGMENTS 16
+/* Longest request path routed; a longer one is 404 without looking further (libmicrohttpd's
+ * 16 KiB connection memory bounds it anyway). */
+#define API_PATH_MAX 1024
 
 const struct route api_routes[] = {
     { "GET", "/v1/health", handle_health },
@@ -66,61 +68,37 @@ const struct route api_routes[] = {
 };
 const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];
 
-/* Split a copy of PATH (leading '/' removed) at '/' into SEG; -1 when not a path or too long. */
-static int split(char *path, char *seg[MAX_SEGMENTS], size_t *nseg)
+/*
+ * Does PATTERN match PATH, byte by byte? A "{}" takes one whole segment (up to the next '/' or the
+ * end); its offset and length go to OFF/LEN. The identifier check of the captures is left to the
+ * caller, for the route that matched: most of the table is a miss, and a miss usually shows in
+ * the first bytes, so trying a request against every row costs little.
+ */
+static int match(const char *pattern, const char *path, size_t off[API_MAX_PARAMS],
+                 size_t len[API_MAX_PARAMS], size_t *np)
 {
+    const char *p = pattern, *s = path;
     size_t n = 0;
-    if (path[0] != '/')
-        return -1;
-    char *p = path + 1;
-    for (;;) {
-        if (n == MAX_SEGMENTS)
-            return -1;
-        seg[n++] = p;
-        char *slash = strchr(p, '/');
-        if (!slash)
-            break;
-        *slash = '\0';
-        p = slash + 1;
-    }
-    *nseg = n;
-    return 0;
-}
-
-/* Does PATTERN match the segments? Fills PARAM (if non-NULL) with the captures. Literal segments
- * are compared first and the captures checked as identifiers only when every literal matched: a
- * request is tried against most of the table, and this keeps the misses cheap. */
-static int match(const char *pattern, char *const seg[], size_t nseg, const char **param,
-                 size_t *nparam)
-{
-    const char *p = pattern + 1;
-    size_t i = 0, cap[API_MAX_PARAMS], np = 0;
-    for (;; i++) {
-        const char *end = strchr(p, '/');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (i >= nseg)
-            return 0;
-        if (len == 2 && p[0] == '{' && p[1] == '}') {
-            if (np >= API_MAX_PARAMS)
+    while (*p) {
+        if (p[0] == '{' && p[1] == '}') {
+            if (n == API_MAX_PARAMS)
                 return 0;
-            cap[np++] = i;
-        } else if (strncmp(seg[i], p, len) != 0 || seg[i][len] != '\0') {
+            const char *start = s;
+            while (*s && *s != '/')
+                s++;
+            off[n] = (size_t)(start - path);
+            len[n++] = (size_t)(s - start);
+            p += 2;
+        } else if (*p == *s) {
+            p++;
+            s++;
+        } else {
             return 0;
         }
-        if (!end)
-            break;
-        p = end + 1;
     }
-    if (i + 1 != nseg)
+    if (*s)
         return 0;
-    for (size_t k = 0; k < np; k++) {
-        if (!jspec_is_id(seg[cap[k]]))
-            return 0;
-        if (param)
-            param[k] = seg[cap[k]];
-    }
-    if (nparam)
-        *nparam = np;
+    *np = n;
     return 1;
 }
 
@@ -145,6 +123,12 @@ int api_routes_check(const struct route *routes, size_t n, char *err, size_t err
             snprintf(err, errlen, "route %zu is incomplete", i);
             return -1;
         }
+        for (const char *c = rt->pattern; (c = strstr(c, "{}")) != NULL; c += 2)
+            if (c[-1] != '/' || (c[2] != '/' && c[2] != '\0')) {
+                snprintf(err, errlen, "route %s %s: a capture must be a whole segment", rt->method,
+                         rt->pattern);
+                return -1;
+            }
         if (captures(rt->pattern) > API_MAX_PARAMS) {
             snprintf(err, errlen, "route %s %s has more than %d captures", rt->method,
                      rt->pattern, API_MAX_PARAMS);
@@ -184,29 +168,36 @@ static void allow_add(char *allow, size_t cap, const char *method)
 
 int api_route(struct request *r, const struct route *routes, size_t n)
 {
-    char *seg[MAX_SEGMENTS];
-    size_t nseg = 0;
     const char *method = r->is_head ? "GET" : r->method;
+    const char *path = r->path ? r->path : "";
+    char allow[128] = "";
+    size_t off[API_MAX_PARAMS], len[API_MAX_PARAMS], np;
 
-    free(r->pathbuf_);
-    r->pathbuf_ = strdup(r->path ? r->path : "");
-    if (!r->pathbuf_) {
-        api_reply_error(r, KERR_INTERNAL, NULL);
-        return -1;
-    }
-    if (split(r->pathbuf_, seg, &nseg) != 0) {
+    if (path[0] != '/' || strlen(path) > API_PATH_MAX) {
         api_reply_error(r, KERR_NOT_FOUND, NULL);
         return -1;
     }
-    char allow[128] = "";
     for (size_t i = 0; i < n; i++) {
-        const char *param[API_MAX_PARAMS] = { 0 };
-        size_t np = 0;
-        if (!match(routes[i].pattern, seg, nseg, param, &np))
+        if (!match(routes[i].pattern, path, off, len, &np))
+            continue;
+        /* the captures must be identifiers, or the path names nothing (no route matches it) */
+        free(r->pathbuf_);
+        if (!(r->pathbuf_ = strdup(path))) {
+            api_reply_error(r, KERR_INTERNAL, NULL);
+            return -1;
+        }
+        int ids = 1;
+        for (size_t k = 0; k < np && ids; k++) {
+            r->pathbuf_[off[k] + len[k]] = '\0';
+            ids = jspec_is_id(r->pathbuf_ + off[k]);
+        }
+        if (!ids)
             continue;
         if (strcmp(routes[i].method, method) == 0) {
             r->route_ = &routes[i];
-            memcpy(r->param, param, sizeof r->param);
+            memset(r->param, 0, sizeof r->param);
+            for (size_t k = 0; k < np; k++)
+                r->param[k] = r->pathbuf_ + off[k];
             r->nparam = np;
             return 0;
         }

@@ -666,6 +666,20 @@ static void test_captures_query_auth(void)
               "64-character capture: 404");
         httpc_resp_free(&r);
     }
+    {
+        /* a path longer than the router looks at (1024 bytes) is 404, whatever it holds */
+        char path[1100];
+        int k = snprintf(path, sizeof path, "/v1/test/c/a/s/");
+        memset(path + k, 'x', sizeof path - 1 - (size_t)k);
+        path[sizeof path - 1] = '\0';
+        CHECK(req("GET", path, NULL, NULL, &r) == 0 && is_error(&r, 404, "not_found"),
+              "a 1,099-byte path: 404");
+        httpc_resp_free(&r);
+        path[1023] = '\0'; /* 1023 bytes, but the capture is 1008 characters: not an id */
+        CHECK(req("GET", path, NULL, NULL, &r) == 0 && is_error(&r, 404, "not_found"),
+              "a 1,023-byte path with an over-long capture: 404");
+        httpc_resp_free(&r);
+    }
     CHECK(req("POST", "/v1/test/c/a/s/b", NULL, "{}", &r) == 0 && r.status == 405 &&
               httpc_header(&r, "Allow") && strcmp(httpc_header(&r, "Allow"), "GET, HEAD") == 0,
           "wrong method on a capture route: 405");
@@ -872,12 +886,16 @@ static void test_config(void)
     struct route head[] = { { "HEAD", "/a", handle_health } };
     struct route nohandler[] = { { "GET", "/a", NULL } };
     struct route relative[] = { { "GET", "a", handle_health } };
+    struct route partial[] = { { "GET", "/a/x{}", handle_health } };
+    struct route partial2[] = { { "GET", "/a/{}x/b", handle_health } };
     CHECK(api_routes_check(dup, 2, err, sizeof err) != 0, "route check: duplicate refused");
     CHECK(api_routes_check(caps, 1, err, sizeof err) != 0, "route check: 5 captures refused");
     CHECK(api_routes_check(head, 1, err, sizeof err) != 0, "route check: HEAD route refused");
     CHECK(api_routes_check(nohandler, 1, err, sizeof err) != 0, "route check: no handler refused");
     CHECK(api_routes_check(relative, 1, err, sizeof err) != 0,
           "route check: relative pattern refused");
+    CHECK(api_routes_check(partial, 1, err, sizeof err) != 0 && api_routes_check(partial2, 1, err, sizeof err) != 0,
+          "route check: a capture that is not a whole segment refused");
     cfg.routes = dup;
     cfg.nroutes = 2;
     CHECK(api_server_start(&cfg, &s, err, sizeof err) != 0 && !s && err[0],
