@@ -115,6 +115,20 @@ static char *put(char *p, const char *s, size_t n)
     return p + n;
 }
 
+/* V in decimal at P (what "%llu" writes, without a format parser on the hot path). */
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
 /*
  * The answer's JSON text written straight from the stored records, byte for byte what
  * json_dumps(entries_json(...), JSON_COMPACT) gives: the stored strings are base64url (checked
@@ -138,7 +152,9 @@ static char *entries_text(const struct entry_rec *e, size_t n, int more, size_t 
         return NULL;
     p = put(p, head, sizeof head - 1);
     for (size_t i = 0; i < n; i++) {
-        p += sprintf(p, "%s{\"seq\":%llu,\"statement\":\"", i ? "," : "", (unsigned long long)e[i].seq);
+        p = i ? put(p, ",{\"seq\":", 8) : put(p, "{\"seq\":", 7);
+        p = put_u64(p, e[i].seq);
+        p = put(p, ",\"statement\":\"", 14);
         p = put(p, e[i].statement, e[i].statement_len);
         p = put(p, "\",\"signature\":\"", 15);
         p = put(p, e[i].signature, e[i].signature_len);
@@ -146,10 +162,13 @@ static char *entries_text(const struct entry_rec *e, size_t n, int more, size_t 
         p = put(p, e[i].blob, e[i].blob_len);
         p = put(p, "\"}", 2);
     }
-    if (more)
-        p += sprintf(p, "],\"next\":%llu}", (unsigned long long)e[n - 1].seq);
-    else
+    if (more) {
+        p = put(p, "],\"next\":", 9);
+        p = put_u64(p, e[n - 1].seq);
+        p = put(p, "}", 1);
+    } else {
         p = put(p, tail_null, sizeof tail_null - 1);
+    }
     *p = '\0';
     *len = (size_t)(p - out);
     return out;
