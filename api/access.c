@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "api/commit.h"
+#include "vault/str.h"
 #include "vault/citizen.h"
 #include "vault/grant.h"
 #include "vault/override.h"
@@ -99,11 +100,11 @@ kerr api_access_check_txn(vault *v, store_txn *tp, const struct caller *c, const
     vault_charter_put(v, ch);
     if (e == KERR_OK) {
         out->basis = d.basis;
-        snprintf(out->basis_text, sizeof out->basis_text, "%s", d.basis_text);
+        str_copy(out->basis_text, sizeof out->basis_text, d.basis_text);
         if (d.basis != BASIS_OWN && d.ref)
-            snprintf(out->ref, sizeof out->ref, "%s", d.ref);
+            str_copy(out->ref, sizeof out->ref, d.ref);
     } else if (ref && d.ref) {
-        snprintf(ref, 64, "%s", d.ref);
+        str_copy(ref, 64, d.ref);
     }
     grant_views_free(&gv);
     free_overrides(ov, nov);
@@ -189,13 +190,13 @@ int api_access_txn(struct request *r, vault *v, store_txn *t, const struct calle
     d->now = now;
     d->role = krole_name(c->role);
     d->action = want_write ? "write" : "read";
-    snprintf(d->citizen, sizeof d->citizen, "%s", citizen);
-    snprintf(d->basis, sizeof d->basis, "%s", ref);
+    str_copy(d->citizen, sizeof d->citizen, citizen);
+    str_copy(d->basis, sizeof d->basis, ref);
     snprintf(d->result, sizeof d->result, "denied:%s", kerr_code(e));
-    snprintf(d->section, sizeof d->section, "%s", section);
-    snprintf(d->actor, sizeof d->actor, "%s", c->id);
-    snprintf(d->organisation, sizeof d->organisation, "%s", c->organisation);
-    snprintf(d->remote, sizeof d->remote, "%s", r->remote);
+    str_copy(d->section, sizeof d->section, section);
+    str_copy(d->actor, sizeof d->actor, c->id);
+    str_copy(d->organisation, sizeof d->organisation, c->organisation);
+    str_copy(d->remote, sizeof d->remote, r->remote);
     api_commit_error(r, v, denial_apply, d, free, e, NULL, KERR_JOURNAL_UNAVAILABLE);
     return -1;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "api/access.h"
+#include "vault/str.h"
 #include "vault/grant.h"
 #include "vault/journal.h"
 #include "vault/override.h"
@@ -47,13 +48,13 @@ struct event_op *event_op_new(vault *v, const struct caller *c, const char *remo
     if (!op)
         return NULL;
     op->v = v;
-    snprintf(op->citizen, sizeof op->citizen, "%s", citizen);
-    snprintf(op->section, sizeof op->section, "%s", section ? section : "");
-    snprintf(op->actor, sizeof op->actor, "%s", c->id);
-    snprintf(op->organisation, sizeof op->organisation, "%s", c->organisation);
-    snprintf(op->remote, sizeof op->remote, "%s", remote);
-    snprintf(op->action, sizeof op->action, "%s", action);
-    snprintf(op->result, sizeof op->result, "%s", result);
+    str_copy(op->citizen, sizeof op->citizen, citizen);
+    str_copy(op->section, sizeof op->section, section ? section : "");
+    str_copy(op->actor, sizeof op->actor, c->id);
+    str_copy(op->organisation, sizeof op->organisation, c->organisation);
+    str_copy(op->remote, sizeof op->remote, remote);
+    str_copy(op->action, sizeof op->action, action);
+    str_copy(op->result, sizeof op->result, result);
     op->role = krole_name(c->role);
     op->now = now;
     memcpy(op->basis, basis, blen);
@@ -66,7 +67,7 @@ void event_op_rely(struct event_op *op, size_t i, enum policy_basis basis, const
 {
     if (i < op->n_bases && (basis == BASIS_GRANT || basis == BASIS_OVERRIDE)) {
         op->bases[i].basis = basis;
-        snprintf(op->bases[i].ref, sizeof op->bases[i].ref, "%s", ref);
+        str_copy(op->bases[i].ref, sizeof op->bases[i].ref, ref);
     }
 }
 

@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include "vault/str.h"
 
 #define DAY INT64_C(86400)
 #define HOUR INT64_C(3600)
@@ -174,7 +175,7 @@ static kerr decided(struct policy_decision *out, kerr code, enum policy_basis ba
     if (basis == BASIS_OWN)
         snprintf(out->basis_text, sizeof out->basis_text, "own");
     else if (basis == BASIS_GRANT)
-        snprintf(out->basis_text, sizeof out->basis_text, "%s", ref);
+        str_copy(out->basis_text, sizeof out->basis_text, ref);
     else if (basis == BASIS_OVERRIDE)
         snprintf(out->basis_text, sizeof out->basis_text, "override:%s", ref);
     return code;
