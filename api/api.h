@@ -33,6 +33,7 @@
 
 struct MHD_Connection;
 struct api_server;
+struct conn_track;
 
 /** Most path parameters a route pattern may capture ("{}" segments). */
 #define API_MAX_PARAMS 4
@@ -85,6 +86,8 @@ struct request {
     int suspended_;         /* api_defer() was called: the reply comes later, from any thread    */
     int defer_state_;       /* DEFER_* in server.c, under mu_                                    */
     pthread_mutex_t mu_;    /* orders the deferred reply against the connection's suspension    */
+    struct conn_track *track_; /* the connection's deadline record (server.c), or NULL          */
+    int timed_;             /* a body deadline is armed                                          */
 };
 
 /** A handler: answers R through exactly one reply helper (or the server answers 500 internal). */
@@ -288,6 +291,13 @@ struct api_config {
     unsigned int conn_limit;   /* 0: 1024 connections                                           */
     unsigned int per_ip_limit; /* 0: 128 connections per IP address                             */
     unsigned int timeout_s;    /* 0: 30 s idle timeout per connection                           */
+    unsigned int header_timeout_s; /* 0: 10 s. A request's header block must be complete within
+                                  this long of the connection opening, or of the previous answer
+                                  plus the idle timeout on a kept-alive connection; else the
+                                  connection is closed (slowloris; issue 8, row 6)              */
+    unsigned int body_timeout_s; /* 0: 60 s. A request body must be complete within this long of
+                                  its headers; else the connection is closed. No deadline runs
+                                  while a handler or a deferred commit works on the request     */
     size_t conn_memory;        /* 0: 16 KiB per connection; bounds request line + headers       */
     unsigned int grace_ms;     /* 0: 5000 ms; how long api_server_stop() lets requests finish   */
     const struct route *routes; /* NULL: api_routes / api_routes_count                          */
@@ -311,8 +321,15 @@ int api_server_start(const struct api_config *cfg, struct api_server **out, char
 unsigned int api_server_port(const struct api_server *s);
 
 /**
- * @brief Stop accepting, let requests in flight finish (up to grace_ms), stop and free S.
- *        NULL is accepted. Not to be called from a handler.
+ * @brief How many connections S has closed so far because their header block or body was not
+ *        complete by its deadline (header_timeout_s, body_timeout_s). Thread-safe; 0 for NULL.
+ */
+unsigned long long api_server_deadline_cuts(const struct api_server *s);
+
+/**
+ * @brief Stop accepting, let requests in flight finish (up to grace_ms; deadlines still apply),
+ *        stop the deadline sweeper, stop and free S. NULL is accepted. Not to be called from a
+ *        handler.
  */
 void api_server_stop(struct api_server *s);
 

@@ -27,6 +27,7 @@ static const char usage[] =
     "       kluisd serve --dir DIR [--listen 127.0.0.1:8080] [--tls-cert FILE --tls-key FILE]\n"
     "                    [--threads N] [--port-file FILE] [--web DIR|none] [--max-per-ip N]\n"
     "                    [--map-size BYTES[K|M|G]] [--sweep-seconds N]\n"
+    "                    [--header-timeout SECONDS] [--body-timeout SECONDS]\n"
     "       kluisd help\n";
 
 static void die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
@@ -171,7 +172,8 @@ static struct api_static *load_web(const char *opt_web)
 static int cmd_serve(int argc, char **argv)
 {
     static const char *const names[] = {"--dir", "--listen", "--tls-cert", "--tls-key", "--threads", "--port-file", "--web",
-                                         "--max-per-ip", "--map-size", "--sweep-seconds", NULL};
+                                         "--max-per-ip", "--map-size", "--sweep-seconds", "--header-timeout",
+                                         "--body-timeout", NULL};
     check_opts(argc, argv, names);
     const char *dir = opt(argc, argv, "--dir"), *threads = opt(argc, argv, "--threads"),
                *port_file = opt(argc, argv, "--port-file"), *per_ip = opt(argc, argv, "--max-per-ip");
@@ -187,6 +189,21 @@ static int cmd_serve(int argc, char **argv)
         sweep = strtoul(sweep_s, &end, 10);
         if (*end || sweep < 1 || sweep > 3600)
             die(2, "--sweep-seconds: 1 to 3600");
+    }
+    /* Deadlines for a complete header block and body (default 10 s and 60 s; SECURITY.md). */
+    const char *hdr_s = opt(argc, argv, "--header-timeout"), *body_s = opt(argc, argv, "--body-timeout");
+    unsigned long hdr_to = 0, body_to = 0;
+    if (hdr_s) {
+        char *end;
+        hdr_to = strtoul(hdr_s, &end, 10);
+        if (!*hdr_s || *end || hdr_to < 1 || hdr_to > 3600)
+            die(2, "--header-timeout: 1 to 3600 seconds");
+    }
+    if (body_s) {
+        char *end;
+        body_to = strtoul(body_s, &end, 10);
+        if (!*body_s || *end || body_to < 1 || body_to > 3600)
+            die(2, "--body-timeout: 1 to 3600 seconds");
     }
 
     /* Block the stop signals before any thread starts, so that only sigwait() below sees them. */
@@ -211,6 +228,8 @@ static int cmd_serve(int argc, char **argv)
         .threads = threads ? (unsigned)strtoul(threads, NULL, 10) : 0,
         /* connections from one address (default 128); load tests from 127.0.0.1 raise it */
         .per_ip_limit = per_ip ? (unsigned)strtoul(per_ip, NULL, 10) : 0,
+        .header_timeout_s = (unsigned)hdr_to,
+        .body_timeout_s = (unsigned)body_to,
         .ctx = v,
         .web = web,
     };
@@ -260,7 +279,10 @@ static int cmd_serve(int argc, char **argv)
             (void)store_reader_check(v->st, NULL);
     }
     fprintf(stderr, "kluisd: stopping: finishing requests in flight\n");
+    unsigned long long cuts = api_server_deadline_cuts(srv);
     api_server_stop(srv);
+    if (cuts) /* one line in all, never one per connection */
+        fprintf(stderr, "kluisd: %llu connection(s) closed at their header or body deadline\n", cuts);
     api_static_free(web);
     {
         gc_stats gs; /* how well the group committer batched (docs/performance.md) */

@@ -17,6 +17,20 @@
  * Paths are not percent-decoded (a no-op unescape callback): the router sees the bytes the client
  * sent, and no "%2F" can turn into a segment boundary. libmicrohttpd's own error log stays off: it
  * could quote request bytes, and nothing personal may reach a log line.
+ *
+ * Deadlines (issue 8, row 6). libmicrohttpd 0.9.75 only has an idle timeout, so a client that sends
+ * a byte every few seconds would hold its connection for ever. Every connection therefore carries
+ * one deadline of our own: its header block must be complete within header_timeout_s of the
+ * connection opening (or, on a kept-alive connection, within the idle timeout plus
+ * header_timeout_s of the previous answer), and a body within body_timeout_s of its headers. While
+ * a handler or the group commit behind a deferred request runs there is none. A sweeper thread
+ * looks twice a second and shuts down (never closes) the socket of every connection past its
+ * deadline; libmicrohttpd then sees the end of the stream and cleans up as for any client that
+ * went away. Records are linked under one mutex at libmicrohttpd's connection-start notification
+ * and unlinked at its close notification, which 0.9.75 gives before it closes the socket: so a
+ * descriptor the sweeper finds in the list is still that connection's, never a reused number.
+ * The hot path pays two relaxed atomic stores and one coarse clock read per request (one more of
+ * each when it has a body), and a small allocation and two uncontended locks per connection.
  */
 #include "api/api.h"
 
@@ -43,6 +57,17 @@ enum { DEFER_NONE = 0, DEFER_PENDING, DEFER_SUSPENDED, DEFER_RELEASED };
 /* Largest TLS certificate chain or key file read. */
 #define TLS_FILE_MAX (1024 * 1024)
 
+/* How often the sweeper looks for connections past their deadline. */
+#define SWEEP_MS 500
+
+/* One open connection as the sweeper sees it; its socket_context in libmicrohttpd. */
+struct conn_track {
+    struct conn_track *prev, *next; /* in api_server.conns, under track_mu          */
+    int fd;                         /* the connection's socket                       */
+    int cut;                        /* shut down by the sweeper (under track_mu)     */
+    uint64_t deadline_ms;           /* CLOCK_MONOTONIC_COARSE ms; 0: none (atomic)   */
+};
+
 struct api_server {
     struct MHD_Daemon *daemon;
     const struct route *routes;
@@ -57,6 +82,16 @@ struct api_server {
     char *tls_cert;   /* PEM, NUL-terminated, malloc'd            */
     char *tls_key;    /* PEM, NUL-terminated, secret_new'd         */
     size_t tls_key_cap;
+    /* deadlines (see the top of this file) */
+    uint64_t header_ms, body_ms, idle_ms; /* idle_ms: idle timeout + header timeout */
+    pthread_mutex_t track_mu;   /* guards conns, every cut flag, sweep_stop          */
+    pthread_cond_t sweep_cv;    /* wakes the sweeper for stop                        */
+    int track_init;             /* mutex and condvar initialised                     */
+    struct conn_track *conns;   /* open connections                                  */
+    int sweep_stop;
+    int sweeper_running;
+    pthread_t sweeper;
+    unsigned long long cut;     /* connections shut down at their deadline (atomic)  */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -550,16 +585,15 @@ static enum MHD_Result framing_arg(void *cls, enum MHD_ValueKind kind, const cha
  * connection closes), and repeated query parameters. Each is a way for a request to mean one thing
  * to a proxy in front of kluisd and another to kluisd: refused here, before anything is routed.
  */
-static const char *framing_fault(struct MHD_Connection *c)
+static const char *framing_fault(struct MHD_Connection *c, int *coded)
 {
     struct framing f;
+    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+    *coded = te != NULL; /* a body follows (chunked, or refused below and read by nobody) */
     memset(&f, 0, sizeof f);
     MHD_get_connection_values_n(c, MHD_HEADER_KIND, framing_header, &f);
-    if (!f.fault) {
-        const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
-        if (te && strcasecmp(te, "chunked") != 0)
-            f.fault = "unsupported transfer coding";
-    }
+    if (!f.fault && te && strcasecmp(te, "chunked") != 0)
+        f.fault = "unsupported transfer coding";
     if (!f.fault)
         MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, framing_arg, &f);
     return f.fault;
@@ -620,6 +654,124 @@ static int body_reserve(struct request *r, size_t need, size_t limit)
     return 0;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Deadlines                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The tracking record of CONN, or NULL (none could be allocated: see on_connection). */
+static struct conn_track *track_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Set T's deadline to the absolute time WHEN (ms), or none with 0. */
+static void track_set(struct conn_track *t, uint64_t when)
+{
+    if (t)
+        __atomic_store_n(&t->deadline_ms, when, __ATOMIC_RELAXED);
+}
+
+/*
+ * libmicrohttpd's connection notifications: a record per connection, linked while it is open.
+ * CLOSED comes before libmicrohttpd closes the socket (0.9.75 daemon.c, MHD_cleanup_connections and
+ * the error path of internal_add_connection), and unlinking waits for a sweep in progress.
+ */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct api_server *s = cls;
+    struct conn_track *t = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = NULL;
+        if (!ci)
+            return;
+        t = malloc(sizeof *t);
+        if (!t) {
+            /* fail safe: a connection without a deadline is not served */
+            shutdown(ci->connect_fd, SHUT_RDWR);
+            return;
+        }
+        t->fd = ci->connect_fd;
+        t->cut = 0;
+        t->deadline_ms = now_ms() + s->header_ms;
+        pthread_mutex_lock(&s->track_mu);
+        t->prev = NULL;
+        t->next = s->conns;
+        if (s->conns)
+            s->conns->prev = t;
+        s->conns = t;
+        pthread_mutex_unlock(&s->track_mu);
+        *socket_context = t;
+        return;
+    }
+    if (!t)
+        return;
+    pthread_mutex_lock(&s->track_mu);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        s->conns = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    pthread_mutex_unlock(&s->track_mu);
+    free(t);
+    *socket_context = NULL;
+}
+
+/* Every SWEEP_MS: shut down each connection past its deadline (once). Nothing is logged. */
+static void *sweeper_main(void *arg)
+{
+    struct api_server *s = arg;
+    pthread_mutex_lock(&s->track_mu);
+    while (!s->sweep_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += SWEEP_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec += until.tv_nsec / 1000000000L;
+            until.tv_nsec %= 1000000000L;
+        }
+        while (!s->sweep_stop && pthread_cond_timedwait(&s->sweep_cv, &s->track_mu, &until) == 0) {
+        }
+        if (s->sweep_stop)
+            break;
+        uint64_t now = now_ms();
+        for (struct conn_track *t = s->conns; t; t = t->next) {
+            uint64_t d = __atomic_load_n(&t->deadline_ms, __ATOMIC_RELAXED);
+            if (t->cut || d == 0 || d > now)
+                continue;
+            /* shutdown, not close: the descriptor stays libmicrohttpd's, which reads the end of the
+             * stream (or a send error) and closes the connection itself */
+            shutdown(t->fd, SHUT_RDWR);
+            t->cut = 1;
+            __atomic_add_fetch(&s->cut, 1, __ATOMIC_RELAXED);
+        }
+    }
+    pthread_mutex_unlock(&s->track_mu);
+    return NULL;
+}
+
+static void sweeper_stop(struct api_server *s)
+{
+    if (!s->sweeper_running)
+        return;
+    pthread_mutex_lock(&s->track_mu);
+    s->sweep_stop = 1;
+    pthread_cond_signal(&s->sweep_cv);
+    pthread_mutex_unlock(&s->track_mu);
+    pthread_join(s->sweeper, NULL);
+    s->sweeper_running = 0;
+}
+
 /* Hand the stored reply to libmicrohttpd; MHD_NO closes the connection. */
 static enum MHD_Result queue(struct request *r)
 {
@@ -659,7 +811,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->srv_ = s;
         r->bearer = bearer_of(conn);
         remote_of(conn, r->remote, sizeof r->remote);
-        const char *fault = framing_fault(conn);
+        /* The header block is complete: its deadline ends. A body gets its own (kept even when a
+         * reply is queued before it: whether libmicrohttpd still reads it is its business), which
+         * ends when the body is in, before any handler runs. */
+        r->track_ = track_of(conn);
+        int coded, present;
+        uint64_t cl = content_length(conn, &present);
+        const char *fault = framing_fault(conn, &coded);
+        if (coded || (present && cl > 0)) {
+            r->timed_ = 1;
+            track_set(r->track_, now_ms() + s->body_ms);
+        } else {
+            track_set(r->track_, 0);
+        }
         if (fault) {
             /* The body, if any, is never read: the connection closes after this answer. */
             api_reply_error(r, KERR_BAD_REQUEST, fault);
@@ -670,8 +834,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return queue(r);
         if (api_route(r, s->routes, s->nroutes) != 0)
             return queue(r);
-        int present;
-        uint64_t cl = content_length(conn, &present);
         if (present && cl > s->body_limit) {
             r->overflow_ = 1;
             api_reply_error(r, KERR_TOO_LARGE, NULL);
@@ -722,6 +884,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
 
+    if (r->timed_) {
+        /* the body is in: no deadline while the handler, or the commit it waits for, runs */
+        r->timed_ = 0;
+        track_set(r->track_, 0);
+    }
     if (!r->replied_ && r->defer_state_ == DEFER_NONE) {
         r->route_->handler(r);
         if (r->suspended_) {
@@ -768,12 +935,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct request *r = *req_cls;
-    (void)cls;
+    struct api_server *s = cls;
     (void)conn;
-    (void)toe;
     if (!r)
         return;
     *req_cls = NULL;
+    /* Answered; the connection may be kept alive: the next header block is due within the idle
+     * timeout plus the header timeout. (Any other ending closes the connection anyway.) */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        track_set(r->track_, now_ms() + s->idle_ms);
     if (r->resp_)
         MHD_destroy_response(r->resp_);
     if (r->bodybuf_) {
@@ -900,6 +1070,17 @@ static void server_free(struct api_server *s)
 {
     if (!s)
         return;
+    sweeper_stop(s);
+    if (s->track_init) {
+        /* libmicrohttpd has stopped: every connection was notified closed, the list is empty */
+        while (s->conns) {
+            struct conn_track *t = s->conns;
+            s->conns = t->next;
+            free(t);
+        }
+        pthread_cond_destroy(&s->sweep_cv);
+        pthread_mutex_destroy(&s->track_mu);
+    }
     free(s->tls_cert);
     secret_free(s->tls_key);
     free(s);
@@ -935,6 +1116,24 @@ int api_server_start(const struct api_config *cfg, struct api_server **out, char
     s->grace_ms = cfg->grace_ms ? cfg->grace_ms : 5000;
     s->ctx = cfg->ctx;
     s->web = cfg->web;
+    unsigned int idle_s = cfg->timeout_s ? cfg->timeout_s : 30;
+    s->header_ms = 1000ull * (cfg->header_timeout_s ? cfg->header_timeout_s : 10);
+    s->body_ms = 1000ull * (cfg->body_timeout_s ? cfg->body_timeout_s : 60);
+    s->idle_ms = 1000ull * idle_s + s->header_ms;
+    pthread_condattr_t ca;
+    int cv = 0;
+    if (pthread_condattr_init(&ca) == 0) {
+        cv = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&s->sweep_cv, &ca) == 0;
+        pthread_condattr_destroy(&ca);
+    }
+    if (!cv || pthread_mutex_init(&s->track_mu, NULL) != 0) {
+        snprintf(err, errlen, "cannot initialise the deadline sweeper");
+        if (cv)
+            pthread_cond_destroy(&s->sweep_cv);
+        free(s);
+        return -1;
+    }
+    s->track_init = 1;
     if (api_routes_check(s->routes, s->nroutes, err, errlen) != 0)
         goto fail;
     if (parse_listen(listen, &ss, &v6) != 0) {
@@ -969,8 +1168,7 @@ int api_server_start(const struct api_config *cfg, struct api_server **out, char
                                         cfg->conn_limit ? cfg->conn_limit : 1024, NULL };
     ops[k++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                                         cfg->per_ip_limit ? cfg->per_ip_limit : 128, NULL };
-    ops[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
-                                        cfg->timeout_s ? cfg->timeout_s : 30, NULL };
+    ops[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, idle_s, NULL };
     /* libmicrohttpd wipes the whole connection pool before each keep-alive request: 16 KiB (not
      * 32) halves that per-request cost and still holds any header block a client of this API
      * sends (a bearer token is at most API_BEARER_MAX; bodies go to our own accumulator). */
@@ -988,6 +1186,7 @@ int api_server_start(const struct api_config *cfg, struct api_server **out, char
     errno = 0;
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                                  MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
                                  MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
     if (!s->daemon) {
@@ -995,6 +1194,12 @@ int api_server_start(const struct api_config *cfg, struct api_server **out, char
                  errno ? strerror(errno) : "libmicrohttpd refused to start");
         goto fail;
     }
+    if (pthread_create(&s->sweeper, NULL, sweeper_main, s) != 0) {
+        snprintf(err, errlen, "cannot start the deadline sweeper");
+        MHD_stop_daemon(s->daemon);
+        goto fail;
+    }
+    s->sweeper_running = 1;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : 0;
     *out = s;
@@ -1007,6 +1212,11 @@ fail:
 unsigned int api_server_port(const struct api_server *s)
 {
     return s ? s->port : 0;
+}
+
+unsigned long long api_server_deadline_cuts(const struct api_server *s)
+{
+    return s ? __atomic_load_n(&s->cut, __ATOMIC_RELAXED) : 0;
 }
 
 void api_server_stop(struct api_server *s)
@@ -1022,6 +1232,8 @@ void api_server_stop(struct api_server *s)
             break;
         nanosleep(&tick, NULL);
     }
+    /* the sweeper never outlives the daemon whose connections it watches */
+    sweeper_stop(s);
     MHD_stop_daemon(s->daemon);
     if (ls != MHD_INVALID_SOCKET)
         close(ls);

@@ -5,7 +5,9 @@
  * It wraps fsync, fdatasync, pwrite, pwritev and write. While the file named by FAILSYNC_FLAG
  * exists (or once FAILSYNC_AFTER calls of a wrapped kind have been let through), each call named in
  * FAILSYNC_CALLS (a comma list, default "fsync,fdatasync") on a file whose name ends in "data.mdb"
- * fails with EIO and writes nothing. Every other call goes straight to libc.
+ * fails with EIO and writes nothing. With FAILSYNC_DELAY_MS set, such a call does not fail but
+ * first sleeps that many milliseconds (a slow disk: tests/api/test_deadline.c). Every other call
+ * goes straight to libc.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 static long calls;
@@ -50,9 +53,16 @@ static int fail_now(const char *call, int fd)
         return 0;
     const char *flag = getenv("FAILSYNC_FLAG"), *after = getenv("FAILSYNC_AFTER");
     long n = __atomic_add_fetch(&calls, 1, __ATOMIC_SEQ_CST);
-    if (after && *after && n > atol(after))
-        return 1;
-    return flag && *flag && access(flag, F_OK) == 0;
+    int hit = (after && *after && n > atol(after)) || (flag && *flag && access(flag, F_OK) == 0);
+    const char *delay = getenv("FAILSYNC_DELAY_MS");
+    if (hit && delay && *delay) {
+        long ms = atol(delay);
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        return 0;
+    }
+    return hit;
 }
 
 #define REAL(name)                                                                                             \
