@@ -286,7 +286,8 @@ struct api_config {
                                   "127.0.0.1:8080"                                              */
     const char *tls_cert;      /* PEM file paths; both or neither. TLS needs a libmicrohttpd    */
     const char *tls_key;       /* built with GnuTLS, else api_server_start() fails              */
-    unsigned int threads;      /* worker threads; 0: the number of CPUs, clamped to [2, 16]    */
+    unsigned int threads;      /* worker threads; 0: the number of CPUs minus one (the group-commit
+                                  thread keeps one busy), clamped to [1, 16]                   */
     size_t body_limit;         /* 0: API_BODY_LIMIT_DEFAULT                                     */
     unsigned int conn_limit;   /* 0: 1024 connections                                           */
     unsigned int per_ip_limit; /* 0: 128 connections per IP address                             */

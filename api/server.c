@@ -1086,11 +1086,14 @@ static void server_free(struct api_server *s)
     free(s);
 }
 
+/* One worker per CPU but one: the group-commit thread keeps a CPU busy of its own under load (it
+ * seals and writes every journal event and waits out each flush), and a third runnable thread on
+ * two CPUs only adds context switches (bench: 22.0k against 20.8k reads/s at 64 connections). */
 static unsigned int default_threads(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 2)
-        return 2;
+    long n = sysconf(_SC_NPROCESSORS_ONLN) - 1;
+    if (n < 1)
+        return 1;
     return n > 16 ? 16 : (unsigned int)n;
 }
 
