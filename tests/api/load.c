@@ -136,3 +136,22 @@ json_t *load_entry_body(const struct kc_citizen *cz, const char *section, const 
         json_object_set_new(env, "blob", jb64(blob, ptlen + KLUIS_AEAD_OVERHEAD));
     return env;
 }
+
+struct kc_citizen *load_first_citizen(unsigned int port, const struct kluis_keys *admin, char *admin_tok)
+{
+    struct kc_citizen *cz = NULL;
+    if (kc_login(port, "beheer", admin, admin_tok, NULL) != 200 ||
+        !(cz = kc_citizen_setup(port, admin_tok, "burger-1", "correct horse battery")))
+        return NULL;
+    json_t *e = load_entry_body(cz, "plan", "e-first", "burger-1", cz->keys->sign_sk, (int64_t)time(NULL));
+    struct kc_resp r;
+    int st = e ? kc_call(port, "POST", "/v1/citizens/burger-1/sections/plan/entries", cz->token, e, &r) : -1;
+    json_decref(e);
+    if (e)
+        kc_resp_free(&r);
+    if (st != 201) {
+        kc_citizen_free(cz);
+        return NULL;
+    }
+    return cz;
+}

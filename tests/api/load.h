@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 struct kc_citizen;
+struct kluis_keys;
 
 /* Memory bounds in the tests allow for AddressSanitizer's quarantine (freed memory it keeps, 256 MiB
  * by default) in the sanitizer build. */
@@ -58,5 +59,12 @@ int64_t load_percentile(int64_t *v, size_t n, double p);
  */
 json_t *load_entry_body(const struct kc_citizen *cz, const char *section, const char *id,
                         const char *signer, const unsigned char *sk, int64_t now);
+
+/**
+ * @brief The usual load-test fixture on the kluisd at PORT: log the admin (keys ADMIN) in, into
+ *        ADMIN_TOK (KC_TOKEN_MAX bytes), enrol citizen "burger-1" and post its first entry "e-first"
+ *        in "plan". @return the citizen (kc_citizen_free()), or NULL when any step failed.
+ */
+struct kc_citizen *load_first_citizen(unsigned int port, const struct kluis_keys *admin, char *admin_tok);
 
 #endif

@@ -258,13 +258,7 @@ int main(void)
         kd_cleanup(&K);
         return TEST_END();
     }
-    int ok = kc_login(K.port, "beheer", K.admin, admin_tok, NULL) == 200 &&
-             (b1 = kc_citizen_setup(K.port, admin_tok, "burger-1", "correct horse battery")) != NULL;
-    json_t *e = ok ? load_entry_body(b1, "plan", "e-first", "burger-1", b1->keys->sign_sk, (int64_t)time(NULL)) : NULL;
-    struct kc_resp r;
-    ok = ok && kc_call(K.port, "POST", "/v1/citizens/burger-1/sections/plan/entries", b1->token, e, &r) == 201;
-    json_decref(e);
-    kc_resp_free(&r);
+    int ok = (b1 = load_first_citizen(K.port, K.admin, admin_tok)) != NULL;
     CHECK(ok, "setup: an enrolled citizen with one entry");
     if (!ok) {
         kd_cleanup(&K);
