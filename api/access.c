@@ -72,7 +72,7 @@ kerr api_access_check_txn(vault *v, store_txn *tp, const struct caller *c, const
      * known (the hot read path): a citizen's own session exists only once enrolled
      * (api_authenticate), and a grant only once its citizen, enrolled, signed it. The grants of an
      * unknown citizen are none, so reading them first changes no decision. */
-    kerr e = grant_views_for(tp, v->tab, c->id, citizen, &gv);
+    kerr e = grant_views_for(tp, v->tab, c->id, citizen, 0, &gv);
     if (e == KERR_OK && (gv.n > 0 || (c->role == KROLE_CITIZEN && strcmp(c->id, citizen) == 0))) {
         known = 1;
     } else if (e == KERR_OK) {
@@ -97,6 +97,26 @@ kerr api_access_check_txn(vault *v, store_txn *tp, const struct caller *c, const
     struct policy_decision d;
     const struct charter *ch = vault_charter_get(v);
     e = policy_access_decide(ch, &who, citizen, section, want_write, gv.v, gv.n, ov, nov, now, &d);
+    if (e != KERR_OK && e != KERR_FORBIDDEN && e != KERR_PRINCIPAL_INACTIVE && known && c->role != KROLE_CITIZEN) {
+        /* Refused on the grants in force: decide again with the revoked ones too, so the refusal
+         * names the nearest reason (a revoked grant: grant_revoked). A revoked grant never allows,
+         * so this path never turns a refusal into an access, and allowed reads never take it. */
+        struct grant_views all = {0};
+        kerr le = grant_views_for(tp, v->tab, c->id, citizen, 1, &all);
+        if (le == KERR_OK && all.n > gv.n) {
+            grant_views_free(&gv);
+            gv = all;
+            e = policy_access_decide(ch, &who, citizen, section, want_write, gv.v, gv.n, ov, nov, now, &d);
+        } else {
+            grant_views_free(&all);
+            if (le != KERR_OK) {
+                vault_charter_put(v, ch);
+                grant_views_free(&gv);
+                free_overrides(ov, nov);
+                return le;
+            }
+        }
+    }
     vault_charter_put(v, ch);
     if (e == KERR_OK) {
         out->basis = d.basis;

@@ -88,7 +88,14 @@ static kerr put_index(store_txn *t, const store_table *tab, const struct grant_r
     for (size_t i = 0; i < g->n_sections; i++)
         p = idx_str(p, g->sections[i]);
     key_index(&ik, t->st, g->grantee, g->citizen, g->id);
-    return store_put(t, tab[VT_GRANTS_BY_GRANTEE], &ik, buf, (size_t)(p - buf));
+    if (!g->revoked)
+        return store_put(t, tab[VT_GRANTS_BY_GRANTEE], &ik, buf, (size_t)(p - buf));
+    /* A revoked grant leaves the index every access decision reads (which so stays as small as
+     * the grants in force) for the table of ended ones, read only to name a refusal or to list. */
+    kerr e = store_del(t, tab[VT_GRANTS_BY_GRANTEE], &ik);
+    if (e != KERR_OK && e != KERR_NOT_FOUND)
+        return e;
+    return store_put(t, tab[VT_GRANTS_ENDED], &ik, buf, (size_t)(p - buf));
 }
 
 /* One decoded index value: strings point into the value (not NUL-terminated: lengths kept). */
@@ -524,28 +531,32 @@ static kerr list_by_index(store_txn *t, const store_table *tab, const skey *pref
     *n = 0;
     if (!refs)
         return store_txn_fail(t, KERR_INTERNAL);
-    /* First collect the references, then read the grants, so no cursor is open during the gets. */
-    for (store_iter_begin(&it, t, tab[VT_GRANTS_BY_GRANTEE], prefix, NULL); store_iter_next(&it);) {
-        unsigned char *val = NULL;
-        size_t len = 0;
-        struct jerr err;
-        struct idx_val iv;
-        if (store_iter_get(&it, &val, &len) != KERR_OK)
-            break;
-        json_t *o = NULL;
-        if (len && val[0] == IDX_TAG)
-            o = idx_decode(val, len, &iv) == 0 ? json_pack("{s:s%, s:s%}", "c", (const char *)iv.c, iv.c_len, "g",
-                                                           (const char *)iv.g, iv.g_len)
-                                               : NULL;
-        else
-            o = jspec_parse((const char *)val, len, &err);
-        store_val_free(val, len);
-        if (!o || json_array_append_new(refs, o) != 0) {
-            store_txn_fail(t, KERR_INTERNAL);
-            break;
+    /* First collect the references, then read the grants, so no cursor is open during the gets.
+     * Grants in force, then the revoked ones. */
+    static const enum vault_table both[] = {VT_GRANTS_BY_GRANTEE, VT_GRANTS_ENDED};
+    for (size_t w = 0; w < 2 && t->err == KERR_OK; w++) {
+        for (store_iter_begin(&it, t, tab[both[w]], prefix, NULL); store_iter_next(&it);) {
+            unsigned char *val = NULL;
+            size_t len = 0;
+            struct jerr err;
+            struct idx_val iv;
+            if (store_iter_get(&it, &val, &len) != KERR_OK)
+                break;
+            json_t *o = NULL;
+            if (len && val[0] == IDX_TAG)
+                o = idx_decode(val, len, &iv) == 0 ? json_pack("{s:s%, s:s%}", "c", (const char *)iv.c, iv.c_len, "g",
+                                                               (const char *)iv.g, iv.g_len)
+                                                   : NULL;
+            else
+                o = jspec_parse((const char *)val, len, &err);
+            store_val_free(val, len);
+            if (!o || json_array_append_new(refs, o) != 0) {
+                store_txn_fail(t, KERR_INTERNAL);
+                break;
+            }
         }
+        store_iter_end(&it);
     }
-    store_iter_end(&it);
     size_t i;
     json_t *ref;
     json_array_foreach(refs, i, ref) {
@@ -738,7 +749,7 @@ static kerr views_finish(store_txn *t, struct view_block **b, size_t n, struct g
     return KERR_OK;
 }
 
-kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
+kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, const char *citizen, int ended,
                      struct grant_views *out)
 {
     struct view_block **b = NULL;
@@ -751,27 +762,30 @@ kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, 
     skey_id(&p, t->st, citizen, strlen(citizen));
     /* values first (cursor open), old-format fallbacks read records: collect, then resolve */
     struct pend { unsigned char *val; size_t len; } *pv = NULL;
-    for (store_iter_begin(&it, t, tab[VT_GRANTS_BY_GRANTEE], &p, NULL); store_iter_next(&it);) {
-        unsigned char *val = NULL;
-        size_t len = 0;
-        if (store_iter_get(&it, &val, &len) != KERR_OK)
-            break;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 4;
-            struct pend *np = realloc(pv, nc * sizeof *np);
-            if (!np) {
-                store_val_free(val, len);
-                store_txn_fail(t, KERR_INTERNAL);
+    static const enum vault_table both[] = {VT_GRANTS_BY_GRANTEE, VT_GRANTS_ENDED};
+    for (size_t w = 0; w < (ended ? 2u : 1u) && t->err == KERR_OK; w++) {
+        for (store_iter_begin(&it, t, tab[both[w]], &p, NULL); store_iter_next(&it);) {
+            unsigned char *val = NULL;
+            size_t len = 0;
+            if (store_iter_get(&it, &val, &len) != KERR_OK)
                 break;
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 4;
+                struct pend *np = realloc(pv, nc * sizeof *np);
+                if (!np) {
+                    store_val_free(val, len);
+                    store_txn_fail(t, KERR_INTERNAL);
+                    break;
+                }
+                pv = np;
+                cap = nc;
             }
-            pv = np;
-            cap = nc;
+            pv[n].val = val;
+            pv[n].len = len;
+            n++;
         }
-        pv[n].val = val;
-        pv[n].len = len;
-        n++;
+        store_iter_end(&it);
     }
-    store_iter_end(&it);
     size_t m = 0;
     if (t->err == KERR_OK && n && !(b = calloc(n, sizeof *b)))
         store_txn_fail(t, KERR_INTERNAL);
@@ -793,6 +807,8 @@ kerr grant_view_get(store_txn *t, const store_table *tab, const char *grantee, c
     memset(out, 0, sizeof *out);
     key_index(&k, t->st, grantee, citizen, grant);
     kerr e = store_get(t, tab[VT_GRANTS_BY_GRANTEE], &k, &val, &len);
+    if (e == KERR_NOT_FOUND)
+        e = store_get(t, tab[VT_GRANTS_ENDED], &k, &val, &len); /* revoked */
     if (e != KERR_OK)
         return e;
     struct view_block **b = calloc(1, sizeof *b);

@@ -32,7 +32,7 @@ static const char *const table_names[VT_COUNT_] = {
     [VT_CITIZENS] = "citizens",   [VT_SECTIONS] = "sections",    [VT_EPOCHS] = "epochs",
     [VT_ENTRIES] = "entries",     [VT_GRANTS] = "grants",        [VT_GRANTS_BY_GRANTEE] = "grants_by_grantee",
     [VT_GRANT_WRAPS] = "grant_wraps", [VT_REQUESTS] = "requests", [VT_STATEMENT_IDS] = "statement_ids",
-    [VT_JOURNAL] = "journal",     [VT_OVERRIDES] = "overrides",
+    [VT_JOURNAL] = "journal",     [VT_OVERRIDES] = "overrides", [VT_GRANTS_ENDED] = "grants_ended",
 };
 
 enum { META_CONFIG = 1 };

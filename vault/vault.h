@@ -49,6 +49,7 @@ enum vault_table {
     VT_STATEMENT_IDS,  /* u8(type) || id-hash(statement id) → "" : ids are never reused     */
     VT_JOURNAL,        /* vault/journal.h's table                                             */
     VT_OVERRIDES,      /* overrides (issue 5)                                                 */
+    VT_GRANTS_ENDED,   /* revoked grants' by-grantee entries (keys and values as in the index) */
     VT_COUNT_
 };
 

@@ -213,6 +213,25 @@ static void test_wraps_and_revoke(void)
     struct grant_rec *l;
     CHECK(grant_list_live_covering(&t, tab, "burger-1", "wonen", 1500, &l, &n) == KERR_OK && n == 0,
           "a revoked grant is not live");
+    /* the revoked grant left the index access decisions read, for the ended ones */
+    struct grant_views gv;
+    CHECK(grant_views_for(&t, tab, "wijk-anna", "burger-1", 0, &gv) == KERR_OK && gv.n == 1 &&
+              !strcmp(gv.v[0].id, "g-2") && !gv.v[0].revoked,
+          "views in force: the revoked g-1 is not among them");
+    grant_views_free(&gv);
+    CHECK(grant_views_for(&t, tab, "wijk-anna", "burger-1", 1, &gv) == KERR_OK && gv.n == 2 &&
+              ((!strcmp(gv.v[0].id, "g-1") && gv.v[0].revoked) || (!strcmp(gv.v[1].id, "g-1") && gv.v[1].revoked)),
+          "views with the ended ones: g-1 there, revoked");
+    grant_views_free(&gv);
+    CHECK(grant_view_get(&t, tab, "wijk-anna", "burger-1", "g-1", &gv) == KERR_OK && gv.n == 1 && gv.v[0].revoked,
+          "grant_view_get finds the revoked grant (the commit-time re-check sees it revoked)");
+    grant_views_free(&gv);
+    CHECK(grant_list_for(&t, tab, "wijk-anna", "burger-1", &l, &n) == KERR_OK && n == 2,
+          "grant_list_for still lists the revoked grant");
+    grant_recs_free(l, n);
+    CHECK(grant_list_grantee(&t, tab, "wijk-anna", &l, &n) == KERR_OK && n == 3,
+          "grant_list_grantee too");
+    grant_recs_free(l, n);
     store_txn_abort(&t);
 
     store_txn_begin(st, &t, false);
