@@ -43,7 +43,8 @@ enum vault_table {
     VT_EPOCHS,         /* id-hash(citizen) || id-hash(section) || be64(epoch) → epoch record */
     VT_ENTRIES,        /* 'E' || id-hash(c) || id-hash(s) || be64(seq) → entry; 'I' ... id index */
     VT_GRANTS,         /* id-hash(citizen) || id-hash(grant) → grant record                  */
-    VT_GRANTS_BY_GRANTEE, /* id-hash(grantee) || id-hash(citizen) || id-hash(grant) → {c, g} */
+    VT_GRANTS_BY_GRANTEE, /* id-hash(grantee) || id-hash(citizen) || id-hash(grant) → policy view
+                             of a grant not revoked (vault/grant.c: format 'G', or old {c, g}) */
     VT_GRANT_WRAPS,    /* id-hash(citizen) || id-hash(grant) || id-hash(section) || be64(epoch) */
     VT_REQUESTS,       /* id-hash(citizen) || id-hash(request) → access request              */
     VT_STATEMENT_IDS,  /* u8(type) || id-hash(statement id) → "" : ids are never reused     */
