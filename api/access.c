@@ -72,7 +72,7 @@ kerr api_access_check_txn(vault *v, store_txn *tp, const struct caller *c, const
      * known (the hot read path): a citizen's own session exists only once enrolled
      * (api_authenticate), and a grant only once its citizen, enrolled, signed it. The grants of an
      * unknown citizen are none, so reading them first changes no decision. */
-    kerr e = grant_views_for(tp, v->tab, c->id, citizen, 0, &gv);
+    kerr e = grant_views_for(tp, v->tab, c->id, citizen, NULL, &gv);
     if (e == KERR_OK && (gv.n > 0 || (c->role == KROLE_CITIZEN && strcmp(c->id, citizen) == 0))) {
         known = 1;
     } else if (e == KERR_OK) {
@@ -98,11 +98,12 @@ kerr api_access_check_txn(vault *v, store_txn *tp, const struct caller *c, const
     const struct charter *ch = vault_charter_get(v);
     e = policy_access_decide(ch, &who, citizen, section, want_write, gv.v, gv.n, ov, nov, now, &d);
     if (e != KERR_OK && e != KERR_FORBIDDEN && e != KERR_PRINCIPAL_INACTIVE && known && c->role != KROLE_CITIZEN) {
-        /* Refused on the grants in force: decide again with the revoked ones too, so the refusal
-         * names the nearest reason (a revoked grant: grant_revoked). A revoked grant never allows,
-         * so this path never turns a refusal into an access, and allowed reads never take it. */
+        /* Refused on the grants in force: decide again with what it takes of the revoked ones
+         * (the newest covering the section), so the refusal names the nearest reason
+         * (grant_revoked). A revoked grant never allows, so this never turns a refusal into an
+         * access, and allowed reads never come here. */
         struct grant_views all = {0};
-        kerr le = grant_views_for(tp, v->tab, c->id, citizen, 1, &all);
+        kerr le = grant_views_for(tp, v->tab, c->id, citizen, section, &all);
         if (le == KERR_OK && all.n > gv.n) {
             grant_views_free(&gv);
             gv = all;

@@ -40,6 +40,17 @@ static void key_index(skey *k, const store *st, const char *grantee, const char 
     skey_id(k, st, grant, strlen(grant));
 }
 
+/* An ended grant: newest first under GRANTEE || CITIZEN, so a refusal reads only the newest. */
+static void key_ended(skey *k, const store *st, const char *grantee, const char *citizen, int64_t created,
+                      const char *grant)
+{
+    skey_reset(k);
+    skey_id(k, st, grantee, strlen(grantee));
+    skey_id(k, st, citizen, strlen(citizen));
+    skey_u64(k, UINT64_MAX - (uint64_t)(created < 0 ? 0 : created));
+    skey_id(k, st, grant, strlen(grant));
+}
+
 static void key_wrap(skey *k, const store *st, const char *citizen, const char *grant, const char *section,
                      uint64_t epoch)
 {
@@ -95,6 +106,7 @@ static kerr put_index(store_txn *t, const store_table *tab, const struct grant_r
     kerr e = store_del(t, tab[VT_GRANTS_BY_GRANTEE], &ik);
     if (e != KERR_OK && e != KERR_NOT_FOUND)
         return e;
+    key_ended(&ik, t->st, g->grantee, g->citizen, g->created, g->id);
     return store_put(t, tab[VT_GRANTS_ENDED], &ik, buf, (size_t)(p - buf));
 }
 
@@ -749,8 +761,82 @@ static kerr views_finish(store_txn *t, struct view_block **b, size_t n, struct g
     return KERR_OK;
 }
 
-kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, const char *citizen, int ended,
-                     struct grant_views *out)
+/*
+ * Append to B (N of CAP) what a refusal needs of GRANTEE's ended grants for CITIZEN, reading them
+ * newest first: the newest that cover SECTION (all of the same `created`, since policy breaks such
+ * ties itself), and stop there; if none covers SECTION, one ended grant all the same (policy then
+ * knows the caller had grants: section_not_granted, not no_grant). Only format-'G' values are
+ * written here (put_index), so a view needs no other read while the cursor is open.
+ */
+static void ended_views(store_txn *t, const store_table *tab, const skey *p, const char *citizen,
+                        const char *section, struct view_block ***b, size_t *n, size_t *cap)
+{
+    store_iter it;
+    struct view_block *witness = NULL;
+    int64_t newest = 0;
+    int found = 0;
+    for (store_iter_begin(&it, t, tab[VT_GRANTS_ENDED], p, NULL); store_iter_next(&it);) {
+        unsigned char *val = NULL;
+        size_t len = 0;
+        struct idx_val iv;
+        if (store_iter_get(&it, &val, &len) != KERR_OK)
+            break;
+        struct view_block *v = NULL;
+        if (!len || val[0] != IDX_TAG || idx_decode(val, len, &iv) != 0 || iv.c_len != strlen(citizen) ||
+            memcmp(iv.c, citizen, iv.c_len) != 0 || !(v = view_from_idx(&iv))) {
+            store_val_free(val, len);
+            store_txn_fail(t, KERR_INTERNAL);
+            break;
+        }
+        store_val_free(val, len);
+        int covers = 0;
+        for (size_t i = 0; i < v->pg.n_sections && !covers; i++)
+            covers = strcmp(v->pg.sections[i], section) == 0;
+        if (covers && found && v->pg.created != newest) {
+            free(v); /* older than the newest covering one: policy would not look at it */
+            break;
+        }
+        if (!covers) {
+            if (witness || found)
+                free(v);
+            else
+                witness = v;
+            continue;
+        }
+        if (*n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 4;
+            struct view_block **nb = realloc(*b, nc * sizeof *nb);
+            if (!nb) {
+                free(v);
+                store_txn_fail(t, KERR_INTERNAL);
+                break;
+            }
+            *b = nb;
+            *cap = nc;
+        }
+        (*b)[(*n)++] = v;
+        found = 1;
+        newest = v->pg.created;
+    }
+    store_iter_end(&it);
+    if (witness && !found && t->err == KERR_OK) {
+        struct view_block **nb = *n == *cap ? realloc(*b, (*cap + 1) * sizeof *nb) : *b;
+        if (!nb) {
+            free(witness);
+            store_txn_fail(t, KERR_INTERNAL);
+            return;
+        }
+        if (*n == *cap)
+            (*cap)++;
+        *b = nb;
+        (*b)[(*n)++] = witness;
+        witness = NULL;
+    }
+    free(witness);
+}
+
+kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
+                     const char *ended_section, struct grant_views *out)
 {
     struct view_block **b = NULL;
     size_t n = 0, cap = 0;
@@ -762,31 +848,28 @@ kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, 
     skey_id(&p, t->st, citizen, strlen(citizen));
     /* values first (cursor open), old-format fallbacks read records: collect, then resolve */
     struct pend { unsigned char *val; size_t len; } *pv = NULL;
-    static const enum vault_table both[] = {VT_GRANTS_BY_GRANTEE, VT_GRANTS_ENDED};
-    for (size_t w = 0; w < (ended ? 2u : 1u) && t->err == KERR_OK; w++) {
-        for (store_iter_begin(&it, t, tab[both[w]], &p, NULL); store_iter_next(&it);) {
-            unsigned char *val = NULL;
-            size_t len = 0;
-            if (store_iter_get(&it, &val, &len) != KERR_OK)
+    for (store_iter_begin(&it, t, tab[VT_GRANTS_BY_GRANTEE], &p, NULL); store_iter_next(&it);) {
+        unsigned char *val = NULL;
+        size_t len = 0;
+        if (store_iter_get(&it, &val, &len) != KERR_OK)
+            break;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 4;
+            struct pend *np = realloc(pv, nc * sizeof *np);
+            if (!np) {
+                store_val_free(val, len);
+                store_txn_fail(t, KERR_INTERNAL);
                 break;
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 4;
-                struct pend *np = realloc(pv, nc * sizeof *np);
-                if (!np) {
-                    store_val_free(val, len);
-                    store_txn_fail(t, KERR_INTERNAL);
-                    break;
-                }
-                pv = np;
-                cap = nc;
             }
-            pv[n].val = val;
-            pv[n].len = len;
-            n++;
+            pv = np;
+            cap = nc;
         }
-        store_iter_end(&it);
+        pv[n].val = val;
+        pv[n].len = len;
+        n++;
     }
-    size_t m = 0;
+    store_iter_end(&it);
+    size_t m = 0, bcap = n;
     if (t->err == KERR_OK && n && !(b = calloc(n, sizeof *b)))
         store_txn_fail(t, KERR_INTERNAL);
     for (size_t i = 0; i < n; i++) {
@@ -795,6 +878,8 @@ kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, 
         store_val_free(pv[i].val, pv[i].len);
     }
     free(pv);
+    if (ended_section && t->err == KERR_OK)
+        ended_views(t, tab, &p, citizen, ended_section, &b, &m, &bcap);
     return views_finish(t, b, m, out);
 }
 
@@ -807,10 +892,8 @@ kerr grant_view_get(store_txn *t, const store_table *tab, const char *grantee, c
     memset(out, 0, sizeof *out);
     key_index(&k, t->st, grantee, citizen, grant);
     kerr e = store_get(t, tab[VT_GRANTS_BY_GRANTEE], &k, &val, &len);
-    if (e == KERR_NOT_FOUND)
-        e = store_get(t, tab[VT_GRANTS_ENDED], &k, &val, &len); /* revoked */
     if (e != KERR_OK)
-        return e;
+        return e; /* KERR_NOT_FOUND also for a revoked grant: it left this index */
     struct view_block **b = calloc(1, sizeof *b);
     if (!b) {
         store_val_free(val, len);

@@ -169,22 +169,26 @@ struct grant_views {
 };
 
 /**
- * @brief The grants to GRANTEE for CITIZEN as policy views, without opening the grant records:
- *        with ENDED zero, those not revoked (pending, active or expired: what can allow an
- *        access, so an access decision reads no more than the grants in force); with ENDED
- *        non-zero, every grant in any state (what grant_list_for() + grant_policy_view() give),
- *        for naming a refusal. Revoked grants before the split (vaults written before it) are
- *        still in the first set, as revoked views: decisions are the same either way.
+ * @brief The grants to GRANTEE for CITIZEN as policy views, without opening the grant records.
+ *        With ENDED_SECTION NULL: those not revoked (pending, active or expired) — what can allow
+ *        an access, so an access decision reads no more than the grants in force. With
+ *        ENDED_SECTION set, for naming a refusal, also what policy_access_decide() needs of the
+ *        revoked ones to name the same reason it would from all of them: the newest revoked grants
+ *        covering ENDED_SECTION (those of the newest `created`), or, when none covers it, one
+ *        revoked grant (the caller had grants). Revoked grants are kept newest first, so this
+ *        reads one or a few of them, not all. Vaults written before revoked grants got their own
+ *        table keep the older ones among the first set, as revoked views: same decisions.
  * @param[out] out  zeroed, then filled on KERR_OK (grant_views_free() it in every case).
  * @return KERR_OK (possibly OUT->n == 0) or T's error (KERR_INTERNAL for a damaged index).
  */
-kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, const char *citizen, int ended,
-                     struct grant_views *out) __attribute__((warn_unused_result));
+kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
+                     const char *ended_section, struct grant_views *out) __attribute__((warn_unused_result));
 
 /**
- * @brief The policy view of grant GRANT of CITIZEN to GRANTEE (OUT->n == 1), revoked or not:
- *        the commit-time re-check of a grant a read relied on.
- * @return KERR_OK; KERR_NOT_FOUND (no such grant to GRANTEE; T healthy); T's error.
+ * @brief The policy view of grant GRANT of CITIZEN to GRANTEE (OUT->n == 1): the commit-time
+ *        re-check of a grant a read relied on.
+ * @return KERR_OK; KERR_NOT_FOUND (no such grant to GRANTEE, or it was revoked; T healthy); T's
+ *         error.
  */
 kerr grant_view_get(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
                     const char *grant, struct grant_views *out) __attribute__((warn_unused_result));

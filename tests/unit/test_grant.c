@@ -215,16 +215,16 @@ static void test_wraps_and_revoke(void)
           "a revoked grant is not live");
     /* the revoked grant left the index access decisions read, for the ended ones */
     struct grant_views gv;
-    CHECK(grant_views_for(&t, tab, "wijk-anna", "burger-1", 0, &gv) == KERR_OK && gv.n == 1 &&
+    CHECK(grant_views_for(&t, tab, "wijk-anna", "burger-1", NULL, &gv) == KERR_OK && gv.n == 1 &&
               !strcmp(gv.v[0].id, "g-2") && !gv.v[0].revoked,
           "views in force: the revoked g-1 is not among them");
     grant_views_free(&gv);
-    CHECK(grant_views_for(&t, tab, "wijk-anna", "burger-1", 1, &gv) == KERR_OK && gv.n == 2 &&
+    CHECK(grant_views_for(&t, tab, "wijk-anna", "burger-1", "wonen", &gv) == KERR_OK && gv.n == 2 &&
               ((!strcmp(gv.v[0].id, "g-1") && gv.v[0].revoked) || (!strcmp(gv.v[1].id, "g-1") && gv.v[1].revoked)),
-          "views with the ended ones: g-1 there, revoked");
+          "views for a refusal on wonen: the revoked g-1 that covers it comes too");
     grant_views_free(&gv);
-    CHECK(grant_view_get(&t, tab, "wijk-anna", "burger-1", "g-1", &gv) == KERR_OK && gv.n == 1 && gv.v[0].revoked,
-          "grant_view_get finds the revoked grant (the commit-time re-check sees it revoked)");
+    CHECK(grant_view_get(&t, tab, "wijk-anna", "burger-1", "g-1", &gv) == KERR_NOT_FOUND && gv.n == 0,
+          "grant_view_get: a revoked grant is not in force (the commit-time re-check: grant_revoked)");
     grant_views_free(&gv);
     CHECK(grant_list_for(&t, tab, "wijk-anna", "burger-1", &l, &n) == KERR_OK && n == 2,
           "grant_list_for still lists the revoked grant");
@@ -239,6 +239,53 @@ static void test_wraps_and_revoke(void)
           "revoking twice is 409 conflict, transaction healthy");
     CHECK(grant_revoke(&t, tab, "burger-1", "g-77", 3100, "eA", "eQ") == KERR_NOT_FOUND && t.err == KERR_OK,
           "revoking an unknown grant is not found");
+    store_txn_abort(&t);
+}
+
+/* The ended grants a refusal reads: the newest covering the section, or one witness. */
+static void test_ended_views(void)
+{
+    /* wijk-cor has five grants from burger-3, all revoked: created 100..500; plan by 100, 300 and
+     * 400 (twice at 400: a tie), wonen by 200, schulden by 500 */
+    static const char *ids[] = {"e-1", "e-2", "e-3", "e-4", "e-4b", "e-5"};
+    const char **secs[] = {secs_plan, secs_plan_wonen + 1, secs_plan, secs_plan, secs_plan, secs_schulden};
+    const int64_t created[] = {100, 200, 300, 400, 400, 500};
+    for (size_t i = 0; i < 6; i++) {
+        struct grant_rec g = mk(ids[i], "burger-3", "wijk-cor", secs[i], 1, 0, 0, 9000, created[i]);
+        CHECK(put(&g) == KERR_OK, "ended: put %s", ids[i]);
+        store_txn t;
+        store_txn_begin(st, &t, false);
+        CHECK(grant_revoke(&t, tab, "burger-3", ids[i], 1000, "cmV2", "c2ln") == KERR_OK &&
+                  store_txn_commit(&t) == KERR_OK,
+              "ended: revoke %s", ids[i]);
+    }
+    store_txn t;
+    struct grant_views gv;
+    store_txn_begin(st, &t, true);
+    CHECK(grant_views_for(&t, tab, "wijk-cor", "burger-3", NULL, &gv) == KERR_OK && gv.n == 0,
+          "ended: nothing in force");
+    grant_views_free(&gv);
+    CHECK(grant_views_for(&t, tab, "wijk-cor", "burger-3", "plan", &gv) == KERR_OK && gv.n == 2 &&
+              gv.v[0].created == 400 && gv.v[1].created == 400 && !strcmp(gv.v[0].id, "e-4") &&
+              !strcmp(gv.v[1].id, "e-4b"),
+          "ended, plan: the newest covering grants only (both of created 400), not e-1/e-3");
+    grant_views_free(&gv);
+    CHECK(grant_views_for(&t, tab, "wijk-cor", "burger-3", "wonen", &gv) == KERR_OK && gv.n == 1 &&
+              !strcmp(gv.v[0].id, "e-2"),
+          "ended, wonen: the one covering it, found past newer ones");
+    grant_views_free(&gv);
+    CHECK(grant_views_for(&t, tab, "wijk-cor", "burger-3", "zorg", &gv) == KERR_OK && gv.n == 1 &&
+              gv.v[0].revoked,
+          "ended, a section none covers: one revoked grant as witness");
+    grant_views_free(&gv);
+    CHECK(grant_views_for(&t, tab, "wijk-cor", "burger-9", "plan", &gv) == KERR_OK && gv.n == 0,
+          "ended: none for another citizen");
+    grant_views_free(&gv);
+    struct grant_rec *l;
+    size_t n;
+    CHECK(grant_list_for(&t, tab, "wijk-cor", "burger-3", &l, &n) == KERR_OK && n == 6,
+          "ended: the listing has all six");
+    grant_recs_free(l, n);
     store_txn_abort(&t);
 }
 
@@ -340,6 +387,7 @@ int main(void)
 
     test_grants();
     test_wraps_and_revoke();
+    test_ended_views();
     test_requests();
 
     store_close(st);
