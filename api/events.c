@@ -80,20 +80,7 @@ kerr event_grant_active(vault *v, store_txn *t, const char *citizen, const char 
         return KERR_GRANT_REVOKED;
     if (e != KERR_OK)
         return e;
-    switch (grant_state_at(&g, now)) {
-    case GRANT_ACTIVE:
-        e = KERR_OK;
-        break;
-    case GRANT_PENDING:
-        e = KERR_GRANT_NOT_YET_VALID;
-        break;
-    case GRANT_EXPIRED:
-        e = KERR_GRANT_EXPIRED;
-        break;
-    default:
-        e = KERR_GRANT_REVOKED;
-        break;
-    }
+    e = policy_grant_state_code(grant_state_at(&g, now));
     if (e == KERR_OK && section && !grant_covers(&g, section))
         e = KERR_SECTION_NOT_GRANTED;
     if (e == KERR_OK && want_write && !g.write)
@@ -114,20 +101,7 @@ kerr event_grant_active_for(vault *v, store_txn *t, const char *grantee, const c
         return e;
     }
     const struct policy_grant *g = &gv.v[0];
-    switch (policy_grant_state(g, now)) {
-    case GRANT_ACTIVE:
-        e = KERR_OK;
-        break;
-    case GRANT_PENDING:
-        e = KERR_GRANT_NOT_YET_VALID;
-        break;
-    case GRANT_EXPIRED:
-        e = KERR_GRANT_EXPIRED;
-        break;
-    default:
-        e = KERR_GRANT_REVOKED;
-        break;
-    }
+    e = policy_grant_state_code(policy_grant_state(g, now));
     int covers = !section;
     for (size_t i = 0; !covers && i < g->n_sections; i++)
         covers = strcmp(g->sections[i], section) == 0;

@@ -27,6 +27,17 @@ enum grant_state policy_grant_state(const struct policy_grant *g, int64_t now)
     return GRANT_ACTIVE;
 }
 
+kerr policy_grant_state_code(enum grant_state s)
+{
+    switch (s) {
+    case GRANT_ACTIVE: return KERR_OK;
+    case GRANT_PENDING: return KERR_GRANT_NOT_YET_VALID;
+    case GRANT_EXPIRED: return KERR_GRANT_EXPIRED;
+    case GRANT_REVOKED: break;
+    }
+    return KERR_GRANT_REVOKED;
+}
+
 const char *policy_grant_state_name(enum grant_state s)
 {
     switch (s) {
@@ -247,13 +258,9 @@ kerr policy_access_decide(const struct charter *c, const struct policy_principal
         return decided(out, KERR_SECTION_NOT_GRANTED, BASIS_NONE, NULL);
     if (active_read)
         return decided(out, KERR_WRITE_NOT_ALLOWED, BASIS_NONE, active_read->id);
-    switch (policy_grant_state(latest, now)) {
-    case GRANT_REVOKED: return decided(out, KERR_GRANT_REVOKED, BASIS_NONE, latest->id);
-    case GRANT_EXPIRED: return decided(out, KERR_GRANT_EXPIRED, BASIS_NONE, latest->id);
-    case GRANT_PENDING: return decided(out, KERR_GRANT_NOT_YET_VALID, BASIS_NONE, latest->id);
-    case GRANT_ACTIVE: break; /* only a read grant for a write, answered above */
-    }
-    return decided(out, KERR_WRITE_NOT_ALLOWED, BASIS_NONE, latest->id);
+    /* an active latest grant is only a read grant for a write (answered above) */
+    kerr code = policy_grant_state_code(policy_grant_state(latest, now));
+    return decided(out, code == KERR_OK ? KERR_WRITE_NOT_ALLOWED : code, BASIS_NONE, latest->id);
 }
 
 /* ---- overrides -------------------------------------------------------------------------- */

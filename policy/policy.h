@@ -123,6 +123,10 @@ enum grant_state policy_grant_state(const struct policy_grant *g, int64_t now);
 /** @brief "pending", "active", "expired" or "revoked" ("unknown" for a value outside the enum). */
 const char *policy_grant_state_name(enum grant_state s);
 
+/** @brief What a grant in state S means for an access relying on it: KERR_OK (active),
+ *         KERR_GRANT_NOT_YET_VALID, KERR_GRANT_EXPIRED or KERR_GRANT_REVOKED. */
+kerr policy_grant_state_code(enum grant_state s);
+
 /**
  * @brief Check a new grant against the charter (POST /citizens/{c}/grants), SPEC §5.
  * Checked in this order, the first failure answering:

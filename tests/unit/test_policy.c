@@ -168,6 +168,11 @@ static void test_grant_state(void)
               "grant_state: [%lld,%lld) revoked=%d at %lld is %s", (long long)rows[i].nb, (long long)rows[i].exp,
               rows[i].revoked, (long long)rows[i].now, rows[i].name);
     }
+    CHECK(policy_grant_state_code(GRANT_ACTIVE) == KERR_OK &&
+              policy_grant_state_code(GRANT_PENDING) == KERR_GRANT_NOT_YET_VALID &&
+              policy_grant_state_code(GRANT_EXPIRED) == KERR_GRANT_EXPIRED &&
+              policy_grant_state_code(GRANT_REVOKED) == KERR_GRANT_REVOKED,
+          "grant_state_code: active is allowed, the others their refusal");
 }
 
 #define N INT64_C(1000000)
