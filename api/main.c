@@ -219,6 +219,8 @@ static int cmd_serve(int argc, char **argv)
     kerr e = vault_open_with(&v, dir, &vo, &err);
     if (e != KERR_OK)
         die(1, "cannot open the vault: %s", err.msg);
+    if (v->journal_moved)
+        fprintf(stderr, "kluisd: journal moved to its current layout: %zu records\n", v->journal_moved);
 
     struct api_static *web = load_web(opt(argc, argv, "--web"));
     struct api_config cfg = {

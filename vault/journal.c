@@ -15,8 +15,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#define TAG_EVENT ((uint8_t)'E')
-#define TAG_HEAD  ((uint8_t)'H') /* the head's key before the head moved beside the events */
+#define TAG_JOURNAL ((uint8_t)'J') /* format 2: 'J' || id16(citizen) || be64(seq) | 0xFF */
+#define TAG_V1      ((uint8_t)'E') /* format 1: 'E' || id_hash(citizen) || be64(seq) | 0xFF */
+#define TAG_V0_HEAD ((uint8_t)'H') /* format 0's head: 'H' || id_hash(citizen) */
 #define HEAD_MARK ((uint8_t)0xFF)
 #define HEADREC_LEN (8 + JOURNAL_HEADBYTES)
 
@@ -133,38 +134,36 @@ kerr journal_event_json(char **json, size_t *len, uint64_t seq, const journal_ev
 }
 
 /*
- * The head lives at 'E' || id_hash || 0xFF: right after the citizen's last event in key order
+ * Keys. Since format 2 every key of a citizen's journal starts with 'J' || id16(citizen): the
+ * 16-byte truncated keyed id hash (skey_id16) keeps the B-tree's branch pages 45 % fuller than the
+ * full 32-byte hash did, so a group commit rewrites fewer of them (docs/performance.md, "Fourth
+ * pass"). The head lives at prefix || 0xFF: right after the citizen's last event in key order
  * (event keys continue with be64(seq), whose first byte is 0 for any real seq), so an append
- * dirties one leaf page, not two far apart — on the audited read path that is half the pages a
- * group commit writes. Iterations over the events stop at it (its key is 8 bytes shorter).
+ * dirties one leaf page, not two far apart. Iterations over the events stop at it (its key is
+ * 7 bytes shorter).
  */
-static void head_key(skey *k, const store *st, const char *citizen)
+static void citizen_prefix(skey *k, const store *st, const char *citizen)
 {
     skey_reset(k);
-    skey_u8(k, TAG_EVENT);
-    skey_id(k, st, citizen, strlen(citizen));
+    skey_u8(k, TAG_JOURNAL);
+    skey_id16(k, st, citizen, strlen(citizen));
+}
+
+void journal_event_key(skey *k, const store *st, const char *citizen, uint64_t seq)
+{
+    citizen_prefix(k, st, citizen);
+    skey_u64(k, seq);
+}
+
+static void head_key(skey *k, const store *st, const char *citizen)
+{
+    citizen_prefix(k, st, citizen);
     skey_u8(k, HEAD_MARK);
 }
 
-/* Where the head was kept before (vaults made before the move): read as a fallback, and removed
- * by the next append, which writes the head at head_key(). */
-static void legacy_head_key(skey *k, const store *st, const char *citizen)
-{
-    skey_reset(k);
-    skey_u8(k, TAG_HEAD);
-    skey_id(k, st, citizen, strlen(citizen));
-}
-
-static void event_prefix(skey *k, const store *st, const char *citizen)
-{
-    skey_reset(k);
-    skey_u8(k, TAG_EVENT);
-    skey_id(k, st, citizen, strlen(citizen));
-}
-
-/* journal_head(); *LEGACY is set when the head was found only under legacy_head_key(). */
+/* journal_head() */
 static kerr head_get(store_txn *t, store_table tab, const char *citizen, unsigned char head[JOURNAL_HEADBYTES],
-                     uint64_t *count, int *legacy)
+                     uint64_t *count)
 {
     unsigned char rec[HEADREC_LEN];
     size_t len;
@@ -173,14 +172,8 @@ static kerr head_get(store_txn *t, store_table tab, const char *citizen, unsigne
 
     memset(head, 0, JOURNAL_HEADBYTES);
     *count = 0;
-    *legacy = 0;
     head_key(&k, t->st, citizen);
     e = store_get_buf(t, tab, &k, rec, sizeof rec, &len);
-    if (e == KERR_NOT_FOUND) {
-        legacy_head_key(&k, t->st, citizen);
-        e = store_get_buf(t, tab, &k, rec, sizeof rec, &len);
-        *legacy = e == KERR_OK;
-    }
     if (e == KERR_NOT_FOUND)
         return KERR_OK;
     if (e != KERR_OK)
@@ -195,8 +188,7 @@ static kerr head_get(store_txn *t, store_table tab, const char *citizen, unsigne
 kerr journal_head(store_txn *t, store_table tab, const char *citizen,
                   unsigned char head[JOURNAL_HEADBYTES], uint64_t *count)
 {
-    int legacy;
-    return head_get(t, tab, citizen, head, count, &legacy);
+    return head_get(t, tab, citizen, head, count);
 }
 
 kerr journal_append(store_txn *t, store_table tab, const char *citizen, const journal_event *ev,
@@ -209,8 +201,7 @@ kerr journal_append(store_txn *t, store_table tab, const char *citizen, const jo
     skey k;
     kerr e;
 
-    int legacy = 0;
-    if (head_get(t, tab, citizen, head, &count, &legacy) != KERR_OK)
+    if (head_get(t, tab, citizen, head, &count) != KERR_OK)
         return t->err;
     if (count == UINT64_MAX)
         return store_txn_fail(t, KERR_INTERNAL);
@@ -218,8 +209,7 @@ kerr journal_append(store_txn *t, store_table tab, const char *citizen, const jo
         return store_txn_fail(t, e);
     journal_chain(head, head, (const unsigned char *)json, len);
 
-    event_prefix(&k, t->st, citizen);
-    skey_u64(&k, count + 1);
+    journal_event_key(&k, t->st, citizen, count + 1);
     store_put(t, tab, &k, json, len);
     sodium_memzero(json, len);
     free(json);
@@ -229,11 +219,6 @@ kerr journal_append(store_txn *t, store_table tab, const char *citizen, const jo
     memcpy(rec + 8, head, JOURNAL_HEADBYTES);
     if (store_put(t, tab, &k, rec, sizeof rec) != KERR_OK)
         return t->err;
-    if (legacy) {
-        legacy_head_key(&k, t->st, citizen);
-        if (store_del(t, tab, &k) != KERR_OK && t->err != KERR_OK)
-            return t->err;
-    }
     if (seq_out)
         *seq_out = count + 1;
     if (head_out)
@@ -264,7 +249,7 @@ kerr journal_list(store_txn *t, store_table tab, const char *citizen, uint64_t a
         return t->err;
     if (limit == 0)
         return KERR_OK;
-    event_prefix(&prefix, t->st, citizen);
+    citizen_prefix(&prefix, t->st, citizen);
     from = prefix;
     skey_u64(&from, after == UINT64_MAX ? after : after + 1);
     for (store_iter_begin(&it, t, tab, &prefix, &from); cnt < limit && store_iter_next(&it);) {
@@ -325,7 +310,7 @@ kerr journal_verify(store_txn *t, store_table tab, const char *citizen, uint64_t
     if ((e = journal_head(t, tab, citizen, stored, &count)) != KERR_OK)
         return e;
     memset(head, 0, sizeof head);
-    event_prefix(&prefix, t->st, citizen);
+    citizen_prefix(&prefix, t->st, citizen);
     for (store_iter_begin(&it, t, tab, &prefix, NULL); store_iter_next(&it); expect++) {
         size_t klen, len;
         const unsigned char *key = store_iter_key(&it, &klen);
@@ -361,4 +346,105 @@ kerr journal_verify(store_txn *t, store_table tab, const char *citizen, uint64_t
         return KERR_CONFLICT;
     }
     return KERR_OK;
+}
+
+/* ---------------------------------------------------------------- format migration */
+
+/* One record of an older layout, read for a move. */
+struct old_rec {
+    unsigned char key[SKEY_MAX];
+    size_t klen;
+    unsigned char *val;
+    size_t len;
+};
+
+/* The format-2 key of old record R in K; -1 when R's key has no known older shape. */
+static int new_key_of(skey *k, const struct old_rec *r)
+{
+    const size_t id = STORE_IDBYTES;
+    skey_reset(k);
+    skey_u8(k, TAG_JOURNAL);
+    skey_bytes(k, r->key + 1, STORE_IDSHORT); /* skey_id16 is the full hash's first bytes */
+    if (r->key[0] == TAG_V1 && r->klen == 1 + id + 8)
+        skey_bytes(k, r->key + 1 + id, 8);
+    else if ((r->key[0] == TAG_V1 && r->klen == 1 + id + 1 && r->key[1 + id] == HEAD_MARK) ||
+             (r->key[0] == TAG_V0_HEAD && r->klen == 1 + id))
+        skey_u8(k, HEAD_MARK);
+    else
+        return -1;
+    return 0;
+}
+
+/* Read up to MAX records of the older layouts (tag 'E' first, then 'H') into R. */
+static size_t collect_old(store_txn *t, store_table tab, struct old_rec *r, size_t max)
+{
+    static const uint8_t tags[] = {TAG_V1, TAG_V0_HEAD};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof tags && n < max && t->err == KERR_OK; i++) {
+        skey prefix;
+        store_iter it;
+        skey_reset(&prefix);
+        skey_u8(&prefix, tags[i]);
+        for (store_iter_begin(&it, t, tab, &prefix, NULL); n < max && store_iter_next(&it);) {
+            const unsigned char *key = store_iter_key(&it, &r[n].klen);
+            memcpy(r[n].key, key, r[n].klen);
+            if (store_iter_get(&it, &r[n].val, &r[n].len) != KERR_OK)
+                break;
+            n++;
+        }
+        store_iter_end(&it);
+    }
+    return n;
+}
+
+kerr journal_migrate(store *st, store_table tab, size_t batch, size_t *moved)
+{
+    struct old_rec *r;
+    kerr e = KERR_OK;
+
+    *moved = 0;
+    if (!batch)
+        batch = 4096;
+    if (!(r = calloc(batch, sizeof *r)))
+        return KERR_INTERNAL;
+    for (;;) {
+        store_txn t;
+        size_t n;
+        store_txn_begin(st, &t, false);
+        n = collect_old(&t, tab, r, batch);
+        for (size_t i = 0; i < n && t.err == KERR_OK; i++) {
+            skey nk, ok;
+            const void *cur;
+            size_t len;
+            if (new_key_of(&nk, &r[i]) != 0) {
+                store_txn_fail(&t, KERR_INTERNAL);
+                break;
+            }
+            if (store_get_raw(&t, tab, &nk, &cur, &len) != KERR_OK)
+                store_put(&t, tab, &nk, r[i].val, r[i].len);
+            else if (r[i].key[0] != TAG_V0_HEAD) {
+                /* both layouts hold this record: an older kluisd wrote to a migrated vault.
+                 * Overwriting either would lose an event; refuse and leave it to the operator. */
+                store_txn_fail(&t, KERR_CONFLICT);
+                break;
+            } /* else a format-0 head 'H' beside a newer head (an append had moved it): drop it */
+            skey_reset(&ok);
+            skey_bytes(&ok, r[i].key, r[i].klen);
+            store_del(&t, tab, &ok);
+        }
+        for (size_t i = 0; i < n; i++) {
+            store_val_free(r[i].val, r[i].len);
+            r[i].val = NULL;
+        }
+        if (n == 0 || t.err != KERR_OK) {
+            e = t.err;
+            store_txn_abort(&t);
+            break;
+        }
+        if ((e = store_txn_commit(&t)) != KERR_OK)
+            break;
+        *moved += n;
+    }
+    free(r);
+    return e;
 }

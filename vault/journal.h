@@ -13,11 +13,14 @@
  *    "section":"..","basis":"..","result":"..","remote":".."}
  * "section" is omitted when NULL; any other NULL string is written as "".
  *
- * Storage, in one table the caller declares to the store (e.g. "journal"), both values sealed:
- *   'E' || id_hash(citizen) || be64(seq)  →  event_json
- *   'E' || id_hash(citizen) || 0xFF       →  be64(count) || head (40 bytes)
- * The head sorts right after the citizen's last event, so an append dirties one leaf page (a head
- * still under the old key 'H' || id_hash(citizen) is read, and moved by the next append).
+ * Storage, in one table the caller declares to the store (e.g. "journal"), both values sealed
+ * (format 2; id16 is the 16-byte truncated keyed id hash, skey_id16):
+ *   'J' || id16(citizen) || be64(seq)  →  event_json
+ *   'J' || id16(citizen) || 0xFF       →  be64(count) || head (40 bytes)
+ * The head sorts right after the citizen's last event, so an append dirties one leaf page. Vaults
+ * written before keep format 1 ('E' || id_hash(citizen) || ..., 32-byte hash) and perhaps format
+ * 0's head ('H' || id_hash(citizen)); journal_migrate() moves them, and vault_open() runs it before
+ * anything else touches the journal.
  * Appends are meant to run inside a group-commit operation (vault/groupcommit.h); reads in any
  * transaction. Functions taking a store_txn follow its first-error rule.
  */
@@ -104,5 +107,26 @@ void journal_entries_free(journal_entry *e, size_t n);
  * @return KERR_OK; KERR_CONFLICT when the chain does not match; or T's error.
  */
 kerr journal_verify(store_txn *t, store_table tab, const char *citizen, uint64_t *bad_seq);
+
+/**
+ * @brief The key of CITIZEN's event SEQ (the layout above): for tests and tools that must name one
+ *        stored event.
+ */
+void journal_event_key(skey *k, const store *st, const char *citizen, uint64_t seq);
+
+/**
+ * @brief Move every journal record of an older layout (format 1 'E' keys, format 0 'H' heads) in
+ *        table TAB of ST to format 2, BATCH records per synced write transaction (0 → 4096). Values
+ *        are opened and sealed again under their new key; each record moves in one transaction, so
+ *        a crash leaves every record in exactly one layout and the next call goes on. A format-0
+ *        head beside a newer head is dropped. Needs the store to itself: no group committer may
+ *        run (vault_open() calls it before starting one). Cost: one pass over the old records;
+ *        nothing when there are none (two cursor seeks).
+ * @param[out] moved  records moved.
+ * @return KERR_OK; KERR_CONFLICT when a record exists in both layouts (an older kluisd wrote to a
+ *         migrated vault: nothing is overwritten, the operator must decide); KERR_INTERNAL for a
+ *         key of no known shape or a value that does not open; the store's error otherwise.
+ */
+kerr journal_migrate(store *st, store_table tab, size_t batch, size_t *moved) __attribute__((warn_unused_result));
 
 #endif

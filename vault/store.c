@@ -148,6 +148,13 @@ void skey_id(skey *k, const store *st, const void *id, size_t len)
     skey_bytes(k, h, sizeof h);
 }
 
+void skey_id16(skey *k, const store *st, const void *id, size_t len)
+{
+    unsigned char h[STORE_IDBYTES];
+    store_id_hash(st, h, id, len);
+    skey_bytes(k, h, STORE_IDSHORT);
+}
+
 void store_be64_put(unsigned char p[8], uint64_t v)
 {
     for (int i = 7; i >= 0; i--, v >>= 8)

@@ -38,6 +38,7 @@
 
 #define STORE_KEYBYTES 32u                  /**< storage key length */
 #define STORE_IDBYTES 32u                   /**< length of an identifier hash (skey_id) */
+#define STORE_IDSHORT 16u                   /**< length of a short identifier hash (skey_id16) */
 #define STORE_SEALBYTES (24u + 16u)         /**< nonce + tag: sealed length = value length + this */
 #define STORE_MAX_TABLES 32u                /**< most named tables a store may declare */
 #define STORE_TABLE_NAME_MAX 63u            /**< longest table name, bytes */
@@ -181,6 +182,13 @@ void skey_u8(skey *k, uint8_t v);
 void skey_u64(skey *k, uint64_t v);
 /** @brief Append the STORE_IDBYTES keyed hash of identifier ID (store_id_hash). */
 void skey_id(skey *k, const store *st, const void *id, size_t len);
+/**
+ * @brief Append the first STORE_IDSHORT bytes of the keyed hash of ID (store_id_hash): for the
+ *        tables whose B-tree depth is on the hot write path (the journal). A truncated keyed
+ *        BLAKE2b is still a PRF: two identifiers collide with probability 2^-128, and nobody
+ *        without the storage key can search for a collision.
+ */
+void skey_id16(skey *k, const store *st, const void *id, size_t len);
 /** @brief Append N raw bytes (e.g. a precomputed public hash). Never a raw identifier. */
 void skey_bytes(skey *k, const void *p, size_t n);
 /** @brief Read 8 big-endian bytes at P (the inverse of skey_u64). */

@@ -21,6 +21,7 @@
 
 #include "vault/checkpoint.h"
 #include "vault/encoding.h"
+#include "vault/journal.h"
 #include "vault/jspec.h"
 #include "vault/secret.h"
 #include "vault/session.h"
@@ -438,6 +439,20 @@ static kerr load_config(vault *v, struct jerr *err)
     return e;
 }
 
+/* Bring the journal of a vault written by an older kluisd to the current layout, before the group
+ * committer starts (so nothing else writes meanwhile). A vault already current costs two seeks. */
+static kerr migrate_journal(vault *v, struct jerr *err)
+{
+    kerr e = journal_migrate(v->st, v->tab[VT_JOURNAL], 0, &v->journal_moved);
+    if (e == KERR_CONFLICT)
+        jerr_set(err, e, NULL,
+                 "the journal holds records in both its old and its current layout (an older kluisd wrote "
+                 "to this vault after it was upgraded); nothing was changed: restore a backup");
+    else if (e != KERR_OK)
+        jerr_set(err, e, NULL, "cannot move the journal to its current layout (%s)", kerr_code(e));
+    return e;
+}
+
 kerr vault_open(vault **out, const char *dir, struct jerr *err)
 {
     return vault_open_with(out, dir, NULL, err);
@@ -470,6 +485,8 @@ kerr vault_open_with(vault **out, const char *dir, const struct vault_open_opts 
             e = open_parts(v, storage_key, log_sk, opts ? opts->map_size : 0, err);
             if (e == KERR_OK)
                 e = load_config(v, err);
+            if (e == KERR_OK)
+                e = migrate_journal(v, err);
             if (e == KERR_OK)
                 e = start_log(v, log_sk, err);
         }

@@ -79,6 +79,7 @@ typedef struct vault {
     pthread_rwlock_t charter_lock;
     struct charter *charter; /* in force; replaced only under charter_lock */
     struct auth_mem *auth;   /* login challenges and unknown-id lockouts (vault/session.h) */
+    size_t journal_moved;    /* journal records vault_open() moved to the current layout (journal_migrate) */
 } vault;
 
 /**

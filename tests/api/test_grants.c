@@ -589,6 +589,52 @@ static int journal_count(vault *v, const char *citizen, const char *n1, const ch
     return count;
 }
 
+/* Move CITIZEN's journal back to the layout of vaults before format 2 ('E' || the full 32-byte id
+ * hash || ...), as an older kluisd left it; the vault must be closed. Returns the records moved. */
+static size_t journal_to_format1(const char *citizen)
+{
+    vault *v = NULL;
+    struct jerr err;
+    store_txn t;
+    store_iter it;
+    skey prefix, k;
+    unsigned char h[STORE_IDBYTES];
+    size_t n = 0;
+    if (vault_open(&v, K.vault, &err) != KERR_OK)
+        return 0;
+    journal_event_key(&prefix, v->st, citizen, 0);
+    prefix.len -= 8; /* 'J' || id16 */
+    store_id_hash(v->st, h, citizen, strlen(citizen));
+    store_txn_begin(v->st, &t, false);
+    for (;;) {
+        unsigned char *val = NULL, key[SKEY_MAX];
+        size_t len = 0, klen = 0;
+        store_iter_begin(&it, &t, v->tab[VT_JOURNAL], &prefix, NULL);
+        if (store_iter_next(&it)) {
+            const unsigned char *kk = store_iter_key(&it, &klen);
+            memcpy(key, kk, klen);
+            (void)store_iter_get(&it, &val, &len);
+        }
+        store_iter_end(&it);
+        if (!val)
+            break;
+        skey_reset(&k);
+        skey_u8(&k, 'E');
+        skey_bytes(&k, h, sizeof h);
+        skey_bytes(&k, key + prefix.len, klen - prefix.len);
+        store_put(&t, v->tab[VT_JOURNAL], &k, val, len);
+        store_val_free(val, len);
+        skey_reset(&k);
+        skey_bytes(&k, key, klen);
+        store_del(&t, v->tab[VT_JOURNAL], &k);
+        n++;
+    }
+    if (store_txn_commit(&t) != KERR_OK)
+        n = 0;
+    vault_close(v);
+    return n;
+}
+
 static void test_access(void)
 {
     /* one more grant to revoke, for grant_revoked on its own section */
@@ -690,9 +736,32 @@ static void test_access(void)
     CHECK(journal_verify(&t, v->tab[VT_JOURNAL], "burger-1", &bad) == KERR_OK, "burger-1's journal chain verifies");
     store_txn_abort(&t);
 
+    unsigned char head0[JOURNAL_HEADBYTES], head1[JOURNAL_HEADBYTES];
+    uint64_t count0 = 0, count1 = 0;
+    store_txn_begin(v->st, &t, true);
+    (void)journal_head(&t, v->tab[VT_JOURNAL], "burger-1", head0, &count0);
+    store_txn_abort(&t);
     api_server_stop(srv);
     vault_close(v);
     free(routes);
+
+    /* A vault written before the journal's format 2: vault_open() moves it, and nothing changes. */
+    size_t put_back = journal_to_format1("burger-1");
+    CHECK(put_back == count0 + 1, "burger-1's journal put back in the old layout (%zu records)", put_back);
+    v = NULL;
+    if (vault_open(&v, K.vault, &err) != KERR_OK) {
+        CHECK(0, "reopen the vault: %s", err.msg);
+        return;
+    }
+    CHECK(v->journal_moved == put_back, "vault_open moves the old journal records (%zu)", v->journal_moved);
+    store_txn_begin(v->st, &t, true);
+    CHECK(journal_head(&t, v->tab[VT_JOURNAL], "burger-1", head1, &count1) == KERR_OK && count1 == count0 &&
+              memcmp(head0, head1, sizeof head0) == 0 &&
+              journal_verify(&t, v->tab[VT_JOURNAL], "burger-1", &bad) == KERR_OK,
+          "after the move burger-1's journal has the same %llu events and head, and verifies",
+          (unsigned long long)count0);
+    store_txn_abort(&t);
+    vault_close(v);
 }
 
 int main(void)

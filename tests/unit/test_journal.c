@@ -4,6 +4,7 @@
  * tampering found by recomputing the chain.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -287,10 +288,7 @@ static void test_stored(const char *dir)
         journal_event forged = ev_read;
         forged.result = "denied:no_grant";
         store_txn_begin(st, &t, false);
-        skey_reset(&k);
-        skey_u8(&k, 'E');
-        skey_id(&k, st, "burger-0001", 11);
-        skey_u64(&k, 500);
+        journal_event_key(&k, st, "burger-0001", 500);
         if (journal_event_json(&js, &jl, 500, &forged) == KERR_OK) {
             store_put(&t, T_JOURNAL, &k, js, jl);
             free(js);
@@ -300,20 +298,14 @@ static void test_stored(const char *dir)
         store_txn_abort(&t);
 
         store_txn_begin(st, &t, false);
-        skey_reset(&k);
-        skey_u8(&k, 'E');
-        skey_id(&k, st, "burger-0001", 11);
-        skey_u64(&k, 700);
+        journal_event_key(&k, st, "burger-0001", 700);
         store_del(&t, T_JOURNAL, &k);
         CHECK(journal_verify(&t, T_JOURNAL, "burger-0001", &bad_seq) == KERR_CONFLICT && bad_seq == 700,
               "journal_verify finds a deleted event (at seq %llu)", (unsigned long long)bad_seq);
         store_txn_abort(&t);
 
         store_txn_begin(st, &t, false);
-        skey_reset(&k);
-        skey_u8(&k, 'E');
-        skey_id(&k, st, "burger-0001", 11);
-        skey_u64(&k, 1000);
+        journal_event_key(&k, st, "burger-0001", 1000);
         store_del(&t, T_JOURNAL, &k);
         CHECK(journal_verify(&t, T_JOURNAL, "burger-0001", &bad_seq) == KERR_CONFLICT && bad_seq == 1001,
               "journal_verify finds a truncated tail");
@@ -323,6 +315,166 @@ static void test_stored(const char *dir)
         CHECK(journal_verify(&t, T_JOURNAL, "burger-0001", &bad_seq) == KERR_OK, "aborted tampering left it intact");
         store_txn_abort(&t);
     }
+    store_close(st);
+}
+
+
+/* ---------------------------------------------------------------- older layouts */
+
+/* Write CITIZEN's journal of N events as a vault before format 2 did: events under
+ * 'E' || id_hash || be64(seq), the head beside them (format 1) or under 'H' || id_hash (format 0,
+ * V0_HEAD); STALE_H adds a format-0 head left behind next to a format-1 one. HEAD gets the chain. */
+static void write_old(store *st, const char *citizen, uint64_t n, int v0_head, int stale_h,
+                      unsigned char head[JOURNAL_HEADBYTES])
+{
+    store_txn t;
+    skey k;
+    unsigned char rec[8 + JOURNAL_HEADBYTES] = {0};
+
+    memset(head, 0, JOURNAL_HEADBYTES);
+    store_txn_begin(st, &t, false);
+    for (uint64_t i = 1; i <= n; i++) {
+        char *js;
+        size_t len;
+        journal_event ev = ev_read;
+        ev.time = 1780000000 + (int64_t)i;
+        if (journal_event_json(&js, &len, i, &ev) != KERR_OK)
+            break;
+        journal_chain(head, head, (const unsigned char *)js, len);
+        skey_reset(&k);
+        skey_u8(&k, 'E');
+        skey_id(&k, st, citizen, strlen(citizen));
+        skey_u64(&k, i);
+        store_put(&t, T_JOURNAL, &k, js, len);
+        free(js);
+    }
+    store_be64_put(rec, n);
+    memcpy(rec + 8, head, JOURNAL_HEADBYTES);
+    skey_reset(&k);
+    skey_u8(&k, v0_head ? 'H' : 'E');
+    skey_id(&k, st, citizen, strlen(citizen));
+    if (!v0_head)
+        skey_u8(&k, 0xFF);
+    store_put(&t, T_JOURNAL, &k, rec, sizeof rec);
+    if (stale_h) {
+        memset(rec, 0, sizeof rec);
+        store_be64_put(rec, 1);
+        skey_reset(&k);
+        skey_u8(&k, 'H');
+        skey_id(&k, st, citizen, strlen(citizen));
+        store_put(&t, T_JOURNAL, &k, rec, sizeof rec);
+    }
+    CHECK(store_txn_commit(&t) == KERR_OK, "write %s's journal in the old layout (%llu events)", citizen,
+          (unsigned long long)n);
+}
+
+/* How many keys of the journal table start with TAG. */
+static size_t keys_with(store *st, uint8_t tag)
+{
+    store_txn t;
+    store_iter it;
+    skey p;
+    size_t n = 0;
+    skey_reset(&p);
+    skey_u8(&p, tag);
+    store_txn_begin(st, &t, true);
+    for (store_iter_begin(&it, &t, T_JOURNAL, &p, NULL); store_iter_next(&it);)
+        n++;
+    store_iter_end(&it);
+    store_txn_abort(&t);
+    return n;
+}
+
+/* CITIZEN's stored head and count are WANT and N, and the chain over the stored events verifies. */
+static int journal_is(store *st, const char *citizen, const unsigned char want[JOURNAL_HEADBYTES], uint64_t n)
+{
+    store_txn t;
+    unsigned char head[JOURNAL_HEADBYTES];
+    uint64_t count = 0, bad = 0;
+    store_txn_begin(st, &t, true);
+    int ok = journal_head(&t, T_JOURNAL, citizen, head, &count) == KERR_OK && count == n &&
+             memcmp(head, want, sizeof head) == 0 && journal_verify(&t, T_JOURNAL, citizen, &bad) == KERR_OK;
+    store_txn_abort(&t);
+    return ok;
+}
+
+static void test_migrate(const char *dir)
+{
+    store_opts o = {.tables = tables, .n_tables = T_COUNT};
+    store *st = NULL;
+    gc *g = NULL;
+    store_txn t;
+    skey k;
+    size_t moved = 99;
+    unsigned char ha[JOURNAL_HEADBYTES], hb[JOURNAL_HEADBYTES], hc[JOURNAL_HEADBYTES];
+    journal_entry *e = NULL;
+    size_t n = 0;
+
+    CHECK(store_open(&st, dir, skey1, &o) == KERR_OK, "open a store for the migration");
+    if (!st)
+        return;
+    CHECK(journal_migrate(st, T_JOURNAL, 0, &moved) == KERR_OK && moved == 0, "an empty journal: nothing to move");
+
+    write_old(st, "burger-A", 30, 0, 0, ha); /* format 1 */
+    write_old(st, "burger-B", 5, 1, 0, hb);  /* format 1 events, format 0 head */
+    write_old(st, "burger-C", 3, 0, 1, hc);  /* format 1, and a stale format-0 head */
+    CHECK(keys_with(st, 'E') == 30 + 1 + 5 + 3 + 1 && keys_with(st, 'H') == 2 && keys_with(st, 'J') == 0,
+          "the old layouts hold 42 records");
+    CHECK(!journal_is(st, "burger-A", ha, 30), "before the move the journal does not read the old layout");
+
+    /* The first batch's commit fails (EIO): nothing moves, and the next call does it all. */
+    store_debug_fail_next_commit(st, EIO);
+    CHECK(journal_migrate(st, T_JOURNAL, 7, &moved) != KERR_OK && moved == 0 && keys_with(st, 'J') == 0 &&
+              keys_with(st, 'E') == 40,
+          "a failed commit moves nothing");
+    CHECK(journal_migrate(st, T_JOURNAL, 7, &moved) == KERR_OK && moved == 42,
+          "the migration moves all 42 records, 7 per transaction (%zu)", moved);
+    CHECK(keys_with(st, 'E') == 0 && keys_with(st, 'H') == 0 && keys_with(st, 'J') == 30 + 1 + 5 + 1 + 3 + 1,
+          "afterwards every record is in the 'J' layout, the stale head dropped");
+    CHECK(journal_is(st, "burger-A", ha, 30) && journal_is(st, "burger-B", hb, 5) && journal_is(st, "burger-C", hc, 3),
+          "heads, counts and chains are those written (a format-0 head too)");
+    store_txn_begin(st, &t, true);
+    CHECK(journal_list(&t, T_JOURNAL, "burger-A", 28, 10, &e, &n) == KERR_OK && n == 2 && e[0].seq == 29 &&
+              e[1].seq == 30 && strstr((const char *)e[1].raw, "\"seq\":30,\"time\":1780000030,"),
+          "the moved events list with their exact bytes");
+    journal_entries_free(e, n);
+    store_txn_abort(&t);
+    CHECK(journal_migrate(st, T_JOURNAL, 7, &moved) == KERR_OK && moved == 0, "a second run moves nothing");
+
+    /* Appends go on from the moved head. */
+    CHECK(gc_start(&g, st, NULL) == KERR_OK, "start a committer");
+    append_op a = {.citizen = "burger-A", .ev = ev_read};
+    CHECK(g && gc_submit(g, apply_append, &a) == KERR_OK && a.seq == 31, "the next append is seq 31");
+    gc_stop(g);
+    store_txn_begin(st, &t, true);
+    uint64_t bad = 0;
+    CHECK(journal_verify(&t, T_JOURNAL, "burger-A", &bad) == KERR_OK, "and the chain verifies across the move");
+    store_txn_abort(&t);
+
+    /* An older kluisd writing to the migrated vault: both layouts hold seq 31. Nothing is overwritten. */
+    store_txn_begin(st, &t, false);
+    skey_reset(&k);
+    skey_u8(&k, 'E');
+    skey_id(&k, st, "burger-A", 8);
+    skey_u64(&k, 31);
+    store_put(&t, T_JOURNAL, &k, "{}", 2);
+    CHECK(store_txn_commit(&t) == KERR_OK, "an old-layout event beside the new one");
+    CHECK(journal_migrate(st, T_JOURNAL, 0, &moved) == KERR_CONFLICT && moved == 0 && keys_with(st, 'E') == 1,
+          "a record in both layouts is a conflict, and nothing moves");
+    store_txn_begin(st, &t, true);
+    CHECK(journal_verify(&t, T_JOURNAL, "burger-A", &bad) == KERR_OK, "the current journal is untouched");
+    store_txn_abort(&t);
+
+    /* A key of no known shape is refused. */
+    store_txn_begin(st, &t, false);
+    store_del(&t, T_JOURNAL, &k);
+    skey_reset(&k);
+    skey_u8(&k, 'E');
+    skey_u8(&k, 1);
+    store_put(&t, T_JOURNAL, &k, "x", 1);
+    CHECK(store_txn_commit(&t) == KERR_OK, "a short 'E' key");
+    CHECK(journal_migrate(st, T_JOURNAL, 0, &moved) == KERR_INTERNAL && keys_with(st, 'E') == 1,
+          "a key of unknown shape is refused, nothing moved");
     store_close(st);
 }
 
@@ -336,6 +488,9 @@ int main(void)
     test_event_json();
     mktemp_dir(dir);
     test_stored(dir);
+    rm_dir(dir);
+    mktemp_dir(dir);
+    test_migrate(dir);
     rm_dir(dir);
     return TEST_END();
 }
