@@ -9,6 +9,7 @@
  */
 #include "vault/journal.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -397,12 +398,35 @@ static size_t collect_old(store_txn *t, store_table tab, struct old_rec *r, size
     return n;
 }
 
+/* Whether TAB holds any record of an older layout: a read transaction, two seeks. */
+static bool any_old(store *st, store_table tab)
+{
+    static const uint8_t tags[] = {TAG_V1, TAG_V0_HEAD};
+    store_txn t;
+    bool found = false;
+    store_txn_begin(st, &t, true);
+    for (size_t i = 0; i < sizeof tags && !found; i++) {
+        skey prefix;
+        store_iter it;
+        skey_reset(&prefix);
+        skey_u8(&prefix, tags[i]);
+        store_iter_begin(&it, &t, tab, &prefix, NULL);
+        found = store_iter_next(&it);
+        store_iter_end(&it);
+    }
+    found = found || t.err != KERR_OK; /* let the write pass report the error */
+    store_txn_abort(&t);
+    return found;
+}
+
 kerr journal_migrate(store *st, store_table tab, size_t batch, size_t *moved)
 {
     struct old_rec *r;
     kerr e = KERR_OK;
 
     *moved = 0;
+    if (!any_old(st, tab))
+        return KERR_OK; /* the usual case: no write transaction, so no writer lock taken */
     if (!batch)
         batch = 4096;
     if (!(r = calloc(batch, sizeof *r)))

@@ -121,7 +121,8 @@ void journal_event_key(skey *k, const store *st, const char *citizen, uint64_t s
  *        a crash leaves every record in exactly one layout and the next call goes on. A format-0
  *        head beside a newer head is dropped. Needs the store to itself: no group committer may
  *        run (vault_open() calls it before starting one). Cost: one pass over the old records;
- *        nothing when there are none (two cursor seeks).
+ *        nothing when there are none (two cursor seeks in a read transaction; the writer lock is
+ *        not taken).
  * @param[out] moved  records moved.
  * @return KERR_OK; KERR_CONFLICT when a record exists in both layouts (an older kluisd wrote to a
  *         migrated vault: nothing is overwritten, the operator must decide); KERR_INTERNAL for a
