@@ -3,7 +3,7 @@
 # (../shared/baselines: the limit server, the physical ceiling of this stack, and PostgreSQL with
 # row-level security and an audit insert per read), plus the micro-benchmarks of issue 7.
 #
-#   bench/run.sh [all|read|sweep|micro|scale|baselines]      (default: all = read sweep micro)
+#   bench/run.sh [all|read|sweep|micro|scale|pages|baselines]  (default: all = read sweep micro)
 #
 #   read   three rounds, each Kluis then limit then PostgreSQL, wrk -t2 -c64 -d10s (pgbench -c8 -j2
 #          -T10 for PostgreSQL, its own best setting), after a warm-up; ONE table of medians: req/s,
@@ -12,6 +12,8 @@
 #   sweep  throughput against connections (1, 8, 64, 256) for all three → a gnuplot PNG.
 #   micro  grant creation rate (wrk, pre-signed grants), log append (100,000 leaves) and proof
 #          latency on a 1,000,000-leaf log (bench/tlog.c).
+#   pages  what each group commit writes, by kind of LMDB page (bench/pages.c, LD_PRELOAD): the
+#          flush costs per scattered page, so pages per read is what bounds the commit cycle.
 #   scale  1,000 vs 1,000,000 citizens: read figures, start-up time, RSS of kluisd. The large data
 #          set (~25 GB, some ten minutes to make) is kept in build/bench/ for later runs.
 #
@@ -133,7 +135,7 @@ trap cleanup EXIT
 start_kluisd() {
     local t0 t1
     t0=$(date +%s.%N)
-    "$B/kluisd" serve --dir "$1" --listen "127.0.0.1:$KPORT" --web none --max-per-ip 1024 \
+    env ${KLUISD_ENV:-} "$B/kluisd" serve --dir "$1" --listen "127.0.0.1:$KPORT" --web none --max-per-ip 1024 \
         >"$OUT/kluisd.log" 2>&1 &
     KPID=$!
     wait_port "$KPORT" "$KPID" || { cat "$OUT/kluisd.log" >&2; log "kluisd did not start"; exit 1; }
@@ -451,6 +453,33 @@ run_scale() {
     cp "$table" "$RES/scale-latest.txt"
 }
 
+# ------------------------------------------------------------------ pages per commit
+
+# What each group commit writes, by kind of LMDB page (bench/pages.c, an LD_PRELOAD shim): one
+# 10 s run of the read at $CONNS connections. A commit's flush costs about 11 µs per scattered page on
+# this kind of disk, so pages per read is the figure to watch (docs/performance.md, "Fourth pass").
+run_pages() {
+    local table=$RES/pages-$STAMP.txt so=$OUT/pages.so w r
+    cc -O2 -Wall -Wextra -shared -fPIC -o "$so" bench/pages.c -ldl
+    kluis_dataset "$CITIZENS" "$ENTRIES"
+    rm -f "$OUT/pages.out"
+    KLUISD_ENV="LD_PRELOAD=$so PAGES_OUT=$OUT/pages.out" start_kluisd "$VAULT"
+    w=$(measure kluis "$CONNS" "$WARM")
+    r=$(measure kluis "$CONNS" "$DUR")
+    stop_kluisd
+    local reads
+    reads=$(echo "$w $r" | awk '{print $4 + $11}')
+    {
+        echo "Pages per group commit — $(date -u '+%Y-%m-%d %H:%M UTC'): $CITIZENS citizens x $ENTRIES entries,"
+        echo "wrk -t$THREADS -c$CONNS, counted over the warm-up (${WARM}s) and the run (${DUR}s): $reads reads"
+        echo "$r" | awk '{printf "the run: %.0f req/s, p99 %.2f ms\n", $1, $3 / 1000}'
+        cat "$OUT/pages.out"
+        awk -v n="$reads" '/^commits/{c = $2} /^all pages/{a = $3}
+            END {if (n > 0 && c > 0) printf "per read: %.2f pages; mean batch %.1f reads per commit\n", a / n, n / c}' \
+            "$OUT/pages.out"
+    } | tee "$table"
+}
+
 # ------------------------------------------------------------------ main
 
 need_tools
@@ -461,6 +490,7 @@ read) run_read ;;
 sweep) run_sweep ;;
 micro) run_micro ;;
 scale) run_scale ;;
+pages) run_pages ;;
 baselines) start_limit; pg_setup; log "limit and PostgreSQL baselines are built and loaded" ;;
-*) echo "usage: bench/run.sh [all|read|sweep|micro|scale|baselines]" >&2; exit 2 ;;
+*) echo "usage: bench/run.sh [all|read|sweep|micro|scale|pages|baselines]" >&2; exit 2 ;;
 esac
