@@ -10,7 +10,9 @@
  * LMDB page header and first key:
  *   - meta: the meta page (once per commit, through LMDB's O_DSYNC descriptor: a flush of its own)
  *   - journal branch / journal leaf: a first key shaped like a journal key (vault/journal.h:
- *     'J' || 16-byte hash || seq or 0xFF; format 1: 'E' || 32-byte hash || ...)
+ *     'J' || 16-byte hash || seq, then || 0xFF for a head; format 1: 'E' || 32-byte hash || ...);
+ *     of the leaves, those whose first key is a head (with format 1's fixed head key, that
+ *     citizen's appends then write two leaves each)
  *   - other branch / other leaf, overflow (large values), and runs (calls that wrote >1 page)
  * At exit (kluisd's clean stop) it appends one summary line per category to the file PAGES_OUT
  * (default: standard error): totals and per commit. Contents are never printed: only the header
@@ -30,9 +32,9 @@
 #define PAGE 4096
 #define MAXFD 1024
 
-enum { C_META, C_JBRANCH, C_JLEAF, C_BRANCH, C_LEAF, C_OVERFLOW, C_UNKNOWN, C_COUNT };
-static const char *const cname[C_COUNT] = {"meta", "journal branch", "journal leaf", "other branch",
-                                           "other leaf", "overflow", "unknown"};
+enum { C_META, C_JBRANCH, C_JLEAF, C_JHEADLEAF, C_BRANCH, C_LEAF, C_OVERFLOW, C_UNKNOWN, C_COUNT };
+static const char *const cname[C_COUNT] = {"meta", "journal branch", "journal leaf", "  of it head first",
+                                           "other branch", "other leaf", "overflow", "unknown"};
 static uint64_t count[C_COUNT], commits, calls, runs, run_pages;
 static signed char fd_kind[MAXFD]; /* 0 unknown, 1 data.mdb, -1 other */
 
@@ -54,7 +56,7 @@ static int on_data_file(int fd)
 static unsigned u16(const unsigned char *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
 
 /* Whether the first key of page P (a branch's first node has an empty key: take the second) looks
- * like a journal key. */
+ * like a journal key: 1 for an event key, 2 for a head key ('J' || id16 || 0xFF, format 1 'E' ...). */
 static int journal_first_key(const unsigned char *p, int branch)
 {
     unsigned lower = u16(p + 12), n = lower >= 16 ? (lower - 16) / 2 : 0;
@@ -68,7 +70,9 @@ static int journal_first_key(const unsigned char *p, int branch)
     if (off + 8 + ks > PAGE || ks == 0)
         return 0;
     unsigned char tag = p[off + 8];
-    return (tag == 'J' && (ks == 25 || ks == 18)) || (tag == 'E' && (ks == 41 || ks == 34));
+    if ((tag == 'J' && ks == 25) || (tag == 'E' && ks == 41))
+        return 1;
+    return (tag == 'J' && (ks == 26 || ks == 18)) || (tag == 'E' && ks == 34) ? 2 : 0;
 }
 
 static void classify(const unsigned char *p)
@@ -81,8 +85,13 @@ static void classify(const unsigned char *p)
         c = C_OVERFLOW;
     else if (flags & 0x01)
         c = journal_first_key(p, 1) ? C_JBRANCH : C_BRANCH;
-    else if (flags & 0x02)
-        c = journal_first_key(p, 0) ? C_JLEAF : C_LEAF;
+    else if (flags & 0x02) {
+        int j = journal_first_key(p, 0);
+        c = j ? C_JLEAF : C_LEAF;
+        if (j == 2) /* counted in C_JLEAF too: the head opens the leaf, so the citizen's events
+                     * end on the page before and each append writes both (performance.md) */
+            __atomic_add_fetch(&count[C_JHEADLEAF], 1, __ATOMIC_RELAXED);
+    }
     __atomic_add_fetch(&count[c], 1, __ATOMIC_RELAXED);
 }
 
@@ -198,7 +207,7 @@ __attribute__((destructor)) static void report(void)
     uint64_t all = 0;
     double nc = commits ? (double)commits : 1;
     for (int c = 0; c < C_COUNT; c++)
-        all += c == C_META ? 0 : count[c];
+        all += c == C_META || c == C_JHEADLEAF ? 0 : count[c];
     fprintf(o, "commits %llu\n", (unsigned long long)commits);
     for (int c = 0; c < C_COUNT; c++)
         fprintf(o, "%-16s %10llu %8.1f per commit\n", cname[c], (unsigned long long)count[c], count[c] / nc);

@@ -138,11 +138,16 @@ kerr journal_event_json(char **json, size_t *len, uint64_t seq, const journal_ev
  * Keys. Since format 2 every key of a citizen's journal starts with 'J' || id16(citizen): the
  * 16-byte truncated keyed id hash (skey_id16) keeps the B-tree's branch pages 45 % fuller than the
  * full 32-byte hash did, so a group commit rewrites fewer of them (docs/performance.md, "Fourth
- * pass"). The head lives at prefix || 0xFF: right after the citizen's last event in key order
- * (event keys continue with be64(seq), whose first byte is 0 for any real seq), so an append
- * dirties one leaf page, not two far apart. Iterations over the events stop at it (its key is
- * 7 bytes shorter).
+ * pass"). Event n is at prefix || be64(n); the head after it at prefix || be64(n) || 0xFF, which
+ * sorts between event n and event n+1: always the last key of the citizen. An append writes event
+ * n+1 and head n+1 and deletes head n, three neighbouring keys, so it dirties one leaf page. (With a
+ * fixed head key after the events, a leaf split could leave the head first on its page and the
+ * events on the page before, and from then on every append of that citizen wrote both pages; here
+ * the next append moves the head back beside the events.) Iterations over the events stop at the
+ * head (its key is one byte longer).
  */
+#define HEADKEY_EXTRA 9u /* be64(count) || 0xFF after the prefix */
+
 static void citizen_prefix(skey *k, const store *st, const char *citizen)
 {
     skey_reset(k);
@@ -156,30 +161,34 @@ void journal_event_key(skey *k, const store *st, const char *citizen, uint64_t s
     skey_u64(k, seq);
 }
 
-static void head_key(skey *k, const store *st, const char *citizen)
+/* Whether KEY (KLEN bytes, after a prefix of PLEN) is a head key. */
+static int is_head_key(const unsigned char *key, size_t klen, size_t plen)
 {
-    citizen_prefix(k, st, citizen);
-    skey_u8(k, HEAD_MARK);
+    return klen == plen + HEADKEY_EXTRA && key[klen - 1] == HEAD_MARK;
 }
 
-/* journal_head() */
+/* journal_head(); *HK gets the head's key (empty when there is no event yet). */
 static kerr head_get(store_txn *t, store_table tab, const char *citizen, unsigned char head[JOURNAL_HEADBYTES],
-                     uint64_t *count)
+                     uint64_t *count, skey *hk)
 {
     unsigned char rec[HEADREC_LEN];
     size_t len;
-    skey k;
+    skey prefix;
     kerr e;
 
     memset(head, 0, JOURNAL_HEADBYTES);
     *count = 0;
-    head_key(&k, t->st, citizen);
-    e = store_get_buf(t, tab, &k, rec, sizeof rec, &len);
-    if (e == KERR_NOT_FOUND)
+    citizen_prefix(&prefix, t->st, citizen);
+    e = store_get_last(t, tab, &prefix, hk, rec, sizeof rec, &len);
+    if (e == KERR_NOT_FOUND) {
+        skey_reset(hk);
         return KERR_OK;
+    }
     if (e != KERR_OK)
         return e;
-    if (len != HEADREC_LEN)
+    /* the last key must be the head, and name the count its record holds */
+    if (len != HEADREC_LEN || !is_head_key(hk->b, hk->len, prefix.len) ||
+        store_be64(hk->b + prefix.len) != store_be64(rec))
         return store_txn_fail(t, KERR_INTERNAL);
     *count = store_be64(rec);
     memcpy(head, rec + 8, JOURNAL_HEADBYTES);
@@ -189,7 +198,8 @@ static kerr head_get(store_txn *t, store_table tab, const char *citizen, unsigne
 kerr journal_head(store_txn *t, store_table tab, const char *citizen,
                   unsigned char head[JOURNAL_HEADBYTES], uint64_t *count)
 {
-    return head_get(t, tab, citizen, head, count);
+    skey hk;
+    return head_get(t, tab, citizen, head, count, &hk);
 }
 
 kerr journal_append(store_txn *t, store_table tab, const char *citizen, const journal_event *ev,
@@ -199,10 +209,10 @@ kerr journal_append(store_txn *t, store_table tab, const char *citizen, const jo
     uint64_t count;
     char *json = NULL;
     size_t len;
-    skey k;
+    skey k, old_head;
     kerr e;
 
-    if (head_get(t, tab, citizen, head, &count) != KERR_OK)
+    if (head_get(t, tab, citizen, head, &count, &old_head) != KERR_OK)
         return t->err;
     if (count == UINT64_MAX)
         return store_txn_fail(t, KERR_INTERNAL);
@@ -210,12 +220,14 @@ kerr journal_append(store_txn *t, store_table tab, const char *citizen, const jo
         return store_txn_fail(t, e);
     journal_chain(head, head, (const unsigned char *)json, len);
 
+    if (old_head.len)
+        store_del(t, tab, &old_head);
     journal_event_key(&k, t->st, citizen, count + 1);
     store_put(t, tab, &k, json, len);
     sodium_memzero(json, len);
     free(json);
 
-    head_key(&k, t->st, citizen);
+    skey_u8(&k, HEAD_MARK); /* the head after event count + 1 */
     store_be64_put(rec, count + 1);
     memcpy(rec + 8, head, JOURNAL_HEADBYTES);
     if (store_put(t, tab, &k, rec, sizeof rec) != KERR_OK)
@@ -256,7 +268,7 @@ kerr journal_list(store_txn *t, store_table tab, const char *citizen, uint64_t a
     for (store_iter_begin(&it, t, tab, &prefix, &from); cnt < limit && store_iter_next(&it);) {
         size_t klen;
         const unsigned char *key = store_iter_key(&it, &klen);
-        if (klen == prefix.len + 1 && key[prefix.len] == HEAD_MARK)
+        if (is_head_key(key, klen, prefix.len))
             break; /* the head, after the last event */
         if (klen != prefix.len + 8) {
             store_txn_fail(t, KERR_INTERNAL);
@@ -318,7 +330,7 @@ kerr journal_verify(store_txn *t, store_table tab, const char *citizen, uint64_t
         unsigned char *raw;
         int ok;
 
-        if (klen == prefix.len + 1 && key[prefix.len] == HEAD_MARK)
+        if (is_head_key(key, klen, prefix.len))
             break; /* the head, after the last event */
         if (klen != prefix.len + 8 || store_be64(key + prefix.len) != expect || expect > count) {
             store_iter_end(&it);
@@ -359,7 +371,8 @@ struct old_rec {
     size_t len;
 };
 
-/* The format-2 key of old record R in K; -1 when R's key has no known older shape. */
+/* The current key of old record R in K; -1 when R has no known older shape. A head record's key
+ * takes its count from the record itself. */
 static int new_key_of(skey *k, const struct old_rec *r)
 {
     const size_t id = STORE_IDBYTES;
@@ -368,12 +381,25 @@ static int new_key_of(skey *k, const struct old_rec *r)
     skey_bytes(k, r->key + 1, STORE_IDSHORT); /* skey_id16 is the full hash's first bytes */
     if (r->key[0] == TAG_V1 && r->klen == 1 + id + 8)
         skey_bytes(k, r->key + 1 + id, 8);
-    else if ((r->key[0] == TAG_V1 && r->klen == 1 + id + 1 && r->key[1 + id] == HEAD_MARK) ||
-             (r->key[0] == TAG_V0_HEAD && r->klen == 1 + id))
+    else if (((r->key[0] == TAG_V1 && r->klen == 1 + id + 1 && r->key[1 + id] == HEAD_MARK) ||
+              (r->key[0] == TAG_V0_HEAD && r->klen == 1 + id)) &&
+             r->len == HEADREC_LEN) {
+        skey_bytes(k, r->val, 8); /* be64(count) */
         skey_u8(k, HEAD_MARK);
-    else
+    } else
         return -1;
     return 0;
+}
+
+/* Whether the citizen of current-layout key NK (prefix 'J' || id16) already has a head. */
+static bool has_head(store_txn *t, store_table tab, const skey *nk)
+{
+    skey prefix, last;
+    size_t len;
+    skey_reset(&prefix);
+    skey_bytes(&prefix, nk->b, 1 + STORE_IDSHORT);
+    return store_get_last(t, tab, &prefix, &last, NULL, 0, &len) == KERR_OK &&
+           is_head_key(last.b, last.len, prefix.len);
 }
 
 /* Read up to MAX records of the older layouts (tag 'E' first, then 'H') into R. */
@@ -444,14 +470,17 @@ kerr journal_migrate(store *st, store_table tab, size_t batch, size_t *moved)
                 store_txn_fail(&t, KERR_INTERNAL);
                 break;
             }
-            if (store_get_raw(&t, tab, &nk, &cur, &len) != KERR_OK)
+            if (r[i].key[0] == TAG_V0_HEAD && has_head(&t, tab, &nk)) {
+                /* a format-0 head 'H' beside a newer head (an append had moved it): drop it.
+                 * Every 'E' record sorts, and so moves, before any 'H' one. */
+            } else if (store_get_raw(&t, tab, &nk, &cur, &len) != KERR_OK) {
                 store_put(&t, tab, &nk, r[i].val, r[i].len);
-            else if (r[i].key[0] != TAG_V0_HEAD) {
+            } else {
                 /* both layouts hold this record: an older kluisd wrote to a migrated vault.
                  * Overwriting either would lose an event; refuse and leave it to the operator. */
                 store_txn_fail(&t, KERR_CONFLICT);
                 break;
-            } /* else a format-0 head 'H' beside a newer head (an append had moved it): drop it */
+            }
             skey_reset(&ok);
             skey_bytes(&ok, r[i].key, r[i].klen);
             store_del(&t, tab, &ok);

@@ -15,9 +15,10 @@
  *
  * Storage, in one table the caller declares to the store (e.g. "journal"), both values sealed
  * (format 2; id16 is the 16-byte truncated keyed id hash, skey_id16):
- *   'J' || id16(citizen) || be64(seq)  →  event_json
- *   'J' || id16(citizen) || 0xFF       →  be64(count) || head (40 bytes)
- * The head sorts right after the citizen's last event, so an append dirties one leaf page. Vaults
+ *   'J' || id16(citizen) || be64(seq)           →  event_json
+ *   'J' || id16(citizen) || be64(count) || 0xFF  →  be64(count) || head (40 bytes)
+ * The head sorts right after the citizen's last event and is the last key of the citizen; an append
+ * writes event and head count+1 and deletes head count, neighbours, so it dirties one leaf page. Vaults
  * written before keep format 1 ('E' || id_hash(citizen) || ..., 32-byte hash) and perhaps format
  * 0's head ('H' || id_hash(citizen)); journal_migrate() moves them, and vault_open() runs it before
  * anything else touches the journal.

@@ -601,6 +601,47 @@ kerr store_get_buf(store_txn *t, store_table tab, const skey *k, unsigned char *
     return open_value(t, tab, k->b, k->len, &mv, out, len);
 }
 
+kerr store_get_last(store_txn *t, store_table tab, const skey *prefix, skey *key, unsigned char *out,
+                    size_t out_max, size_t *len)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val mk, mv;
+    skey succ = *prefix;
+    int rc;
+
+    *len = 0;
+    skey_reset(key);
+    if (!txn_usable(t, tab, prefix))
+        return t->err;
+    /* the least key above every key that starts with PREFIX: PREFIX + 1 as a big-endian number */
+    while (succ.len && succ.b[succ.len - 1] == 0xFF)
+        succ.len--;
+    if ((rc = mdb_cursor_open(t->txn, t->st->dbi[tab], &cur)) != 0)
+        return txn_mdb_fail(t, rc);
+    if (succ.len) {
+        succ.b[succ.len - 1]++;
+        mk.mv_data = succ.b;
+        mk.mv_size = succ.len;
+        rc = mdb_cursor_get(cur, &mk, &mv, MDB_SET_RANGE);
+        rc = rc == 0 ? mdb_cursor_get(cur, &mk, &mv, MDB_PREV) : rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &mk, &mv, MDB_LAST) : rc;
+    } else {
+        rc = mdb_cursor_get(cur, &mk, &mv, MDB_LAST);
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND || (rc == 0 && (mk.mv_size < prefix->len || memcmp(mk.mv_data, prefix->b, prefix->len) != 0)))
+        return KERR_NOT_FOUND;
+    if (rc != 0)
+        return txn_mdb_fail(t, rc);
+    if (mk.mv_size > SKEY_MAX)
+        return store_txn_fail(t, KERR_INTERNAL);
+    skey_bytes(key, mk.mv_data, mk.mv_size);
+    if (!out)
+        return KERR_OK;
+    if (mv.mv_size < STORE_SEALBYTES || mv.mv_size - STORE_SEALBYTES > out_max)
+        return store_txn_fail(t, KERR_INTERNAL);
+    return open_value(t, tab, mk.mv_data, mk.mv_size, &mv, out, len);
+}
+
 kerr store_get_raw(store_txn *t, store_table tab, const skey *k, const void **val, size_t *len)
 {
     MDB_val mv;

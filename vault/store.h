@@ -267,6 +267,15 @@ kerr store_get_buf(store_txn *t, store_table tab, const skey *k, unsigned char *
                    size_t *len);
 
 /**
+ * @brief The last key of TAB that starts with PREFIX, into KEY, and its value opened into OUT (capacity
+ *        OUT_MAX; OUT NULL: the key only): one cursor descent, for records kept at the end of a key
+ *        range (a journal's head).
+ * @return as store_get_buf(): KERR_NOT_FOUND when no key starts with PREFIX (T stays healthy).
+ */
+kerr store_get_last(store_txn *t, store_table tab, const skey *prefix, skey *key, unsigned char *out,
+                    size_t out_max, size_t *len);
+
+/**
  * @brief Read an unsealed value. *VAL points into the map: valid until the next write in T's
  *        transaction tree or the end of T, and must not be written to. On a sealed table it gives
  *        the stored, still sealed bytes: for presence checks and for comparing with a cached copy

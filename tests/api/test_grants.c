@@ -621,7 +621,10 @@ static size_t journal_to_format1(const char *citizen)
         skey_reset(&k);
         skey_u8(&k, 'E');
         skey_bytes(&k, h, sizeof h);
-        skey_bytes(&k, key + prefix.len, klen - prefix.len);
+        if (klen == prefix.len + 9) /* the head: format 1 kept it at 'E' || hash || 0xFF */
+            skey_u8(&k, 0xFF);
+        else
+            skey_bytes(&k, key + prefix.len, klen - prefix.len);
         store_put(&t, v->tab[VT_JOURNAL], &k, val, len);
         store_val_free(val, len);
         skey_reset(&k);

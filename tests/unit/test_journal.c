@@ -247,6 +247,26 @@ static void test_stored(const char *dir)
     CHECK(journal_head(&t, T_JOURNAL, "burger-0001", head, &count) == KERR_OK && count == 1000,
           "head: count 1000 (failed appends left nothing)");
     CHECK(journal_verify(&t, T_JOURNAL, "burger-0001", &bad_seq) == KERR_OK, "journal_verify: chain intact");
+    {
+        /* one head per citizen, right after its last event: every append moved it along */
+        skey p;
+        store_iter it;
+        size_t heads = 0, after_last = 0, nkeys = 0;
+        journal_event_key(&p, st, "burger-0001", 0);
+        p.len -= 8;
+        for (store_iter_begin(&it, &t, T_JOURNAL, &p, NULL); store_iter_next(&it);) {
+            size_t kl;
+            const unsigned char *key = store_iter_key(&it, &kl);
+            nkeys++;
+            if (kl == p.len + 9 && key[kl - 1] == 0xFF) {
+                heads++;
+                after_last = store_be64(key + p.len) == 1000 && nkeys == 1001;
+            }
+        }
+        store_iter_end(&it);
+        CHECK(heads == 1 && after_last && nkeys == 1001,
+              "one head key, prefix || be64(1000) || 0xFF, after the 1,000 events (%zu heads, %zu keys)", heads, nkeys);
+    }
     CHECK(journal_verify(&t, T_JOURNAL, "burger-0002", &bad_seq) == KERR_OK, "journal_verify: second citizen intact");
     CHECK(journal_list(&t, T_JOURNAL, "burger-0001", 998, 10, &e, &n) == KERR_OK && n == 2 && e[0].seq == 999 &&
           e[1].seq == 1000, "list after 998: seq 999 and 1000");

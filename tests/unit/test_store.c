@@ -486,6 +486,62 @@ static void test_markers(const char *dir)
     CHECK(files >= 1, "scanned data.mdb");
 }
 
+
+/* store_get_last: the last key under a prefix, whatever follows it in the table. */
+static void put_key(store_txn *t, const char *k, size_t n, const char *val)
+{
+    skey key;
+    skey_reset(&key);
+    skey_bytes(&key, k, n);
+    store_put(t, T_DOSSIER, &key, val, strlen(val));
+}
+
+static int last_is(store_txn *t, const char *prefix, size_t pn, const char *want, size_t wn, const char *val)
+{
+    skey p, k;
+    unsigned char out[32];
+    size_t len = 99;
+    skey_reset(&p);
+    skey_bytes(&p, prefix, pn);
+    if (!want)
+        return store_get_last(t, T_DOSSIER, &p, &k, out, sizeof out, &len) == KERR_NOT_FOUND && t->err == KERR_OK;
+    if (store_get_last(t, T_DOSSIER, &p, &k, out, sizeof out, &len) != KERR_OK || k.len != wn ||
+        memcmp(k.b, want, wn) != 0 || len != strlen(val) || memcmp(out, val, len) != 0)
+        return 0;
+    return store_get_last(t, T_DOSSIER, &p, &k, NULL, 0, &len) == KERR_OK && k.len == wn; /* key only */
+}
+
+static void test_get_last(const char *dir)
+{
+    store_opts o = {.tables = tables, .n_tables = T_COUNT};
+    store *st = NULL;
+    store_txn t;
+    CHECK(store_open(&st, dir, key1, &o) == KERR_OK, "open for store_get_last");
+    if (!st)
+        return;
+    store_txn_begin(st, &t, false);
+    CHECK(last_is(&t, "a", 1, NULL, 0, NULL), "get_last on an empty table: not found, txn healthy");
+    put_key(&t, "a", 1, "1");
+    put_key(&t, "ab", 2, "2");
+    put_key(&t, "ac", 2, "3");
+    put_key(&t, "b", 1, "4");
+    put_key(&t, "\x01\xff", 2, "5");
+    put_key(&t, "\x01\xff\x05", 3, "6");
+    put_key(&t, "\x02", 1, "7");
+    put_key(&t, "\xff\xff\x01", 3, "8");
+    CHECK(last_is(&t, "a", 1, "ac", 2, "3"), "the last key under a prefix, with keys after it");
+    CHECK(last_is(&t, "b", 1, "b", 1, "4"), "a key equal to the prefix, the last under it");
+    CHECK(last_is(&t, "\x01\xff", 2, "\x01\xff\x05", 3, "6"), "a prefix ending in 0xFF");
+    CHECK(last_is(&t, "\xff\xff", 2, "\xff\xff\x01", 3, "8"), "a prefix of 0xFF bytes at the end of the table");
+    CHECK(last_is(&t, "c", 1, NULL, 0, NULL), "no key under the prefix (keys before and after it): not found");
+    CHECK(last_is(&t, "\x03", 1, NULL, 0, NULL), "none under a prefix between two keys");
+    CHECK(store_txn_commit(&t) == KERR_OK, "commit");
+    store_txn_begin(st, &t, true);
+    CHECK(last_is(&t, "a", 1, "ac", 2, "3"), "get_last in a read transaction");
+    store_txn_abort(&t);
+    store_close(st);
+}
+
 int main(void)
 {
     char dir[64];
@@ -508,5 +564,6 @@ int main(void)
     WITH_DIR(test_children_and_iter);
     WITH_DIR(test_map_full);
     WITH_DIR(test_markers);
+    WITH_DIR(test_get_last);
     return TEST_END();
 }
