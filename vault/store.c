@@ -623,12 +623,17 @@ kerr store_get_last(store_txn *t, store_table tab, const skey *prefix, skey *key
         mk.mv_data = succ.b;
         mk.mv_size = succ.len;
         rc = mdb_cursor_get(cur, &mk, &mv, MDB_SET_RANGE);
-        rc = rc == 0 ? mdb_cursor_get(cur, &mk, &mv, MDB_PREV) : rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &mk, &mv, MDB_LAST) : rc;
+        if (rc == 0)
+            rc = mdb_cursor_get(cur, &mk, &mv, MDB_PREV); /* the key just below the successor */
+        else if (rc == MDB_NOTFOUND)
+            rc = mdb_cursor_get(cur, &mk, &mv, MDB_LAST); /* nothing at or above it */
     } else {
-        rc = mdb_cursor_get(cur, &mk, &mv, MDB_LAST);
+        rc = mdb_cursor_get(cur, &mk, &mv, MDB_LAST); /* PREFIX is all 0xFF */
     }
     mdb_cursor_close(cur);
-    if (rc == MDB_NOTFOUND || (rc == 0 && (mk.mv_size < prefix->len || memcmp(mk.mv_data, prefix->b, prefix->len) != 0)))
+    if (rc == 0 && (mk.mv_size < prefix->len || memcmp(mk.mv_data, prefix->b, prefix->len) != 0))
+        rc = MDB_NOTFOUND; /* the key found is below PREFIX */
+    if (rc == MDB_NOTFOUND)
         return KERR_NOT_FOUND;
     if (rc != 0)
         return txn_mdb_fail(t, rc);
