@@ -402,16 +402,18 @@ static bool has_head(store_txn *t, store_table tab, const skey *nk)
            is_head_key(last.b, last.len, prefix.len);
 }
 
-/* Read up to MAX records of the older layouts (tag 'E' first, then 'H') into R. */
+/* The first key bytes of the older layouts, in key order ('E' records move before 'H' ones). */
+static const uint8_t old_tags[] = {TAG_V1, TAG_V0_HEAD};
+
+/* Read up to MAX records of the older layouts into R. */
 static size_t collect_old(store_txn *t, store_table tab, struct old_rec *r, size_t max)
 {
-    static const uint8_t tags[] = {TAG_V1, TAG_V0_HEAD};
     size_t n = 0;
-    for (size_t i = 0; i < sizeof tags && n < max && t->err == KERR_OK; i++) {
+    for (size_t i = 0; i < sizeof old_tags && n < max && t->err == KERR_OK; i++) {
         skey prefix;
         store_iter it;
         skey_reset(&prefix);
-        skey_u8(&prefix, tags[i]);
+        skey_u8(&prefix, old_tags[i]);
         for (store_iter_begin(&it, t, tab, &prefix, NULL); n < max && store_iter_next(&it);) {
             const unsigned char *key = store_iter_key(&it, &r[n].klen);
             memcpy(r[n].key, key, r[n].klen);
@@ -427,15 +429,14 @@ static size_t collect_old(store_txn *t, store_table tab, struct old_rec *r, size
 /* Whether TAB holds any record of an older layout: a read transaction, two seeks. */
 static bool any_old(store *st, store_table tab)
 {
-    static const uint8_t tags[] = {TAG_V1, TAG_V0_HEAD};
     store_txn t;
     bool found = false;
     store_txn_begin(st, &t, true);
-    for (size_t i = 0; i < sizeof tags && !found; i++) {
+    for (size_t i = 0; i < sizeof old_tags && !found; i++) {
         skey prefix;
         store_iter it;
         skey_reset(&prefix);
-        skey_u8(&prefix, tags[i]);
+        skey_u8(&prefix, old_tags[i]);
         store_iter_begin(&it, &t, tab, &prefix, NULL);
         found = store_iter_next(&it);
         store_iter_end(&it);

@@ -764,6 +764,22 @@ static void test_access(void)
           "after the move burger-1's journal has the same %llu events and head, and verifies",
           (unsigned long long)count0);
     store_txn_abort(&t);
+
+    /* An older kluisd writing to the upgraded vault: an event in both layouts. vault_open refuses. */
+    skey k;
+    unsigned char h[STORE_IDBYTES];
+    store_id_hash(v->st, h, "burger-1", 8);
+    skey_reset(&k);
+    skey_u8(&k, 'E');
+    skey_bytes(&k, h, sizeof h);
+    skey_u64(&k, 1);
+    store_txn_begin(v->st, &t, false);
+    store_put(&t, v->tab[VT_JOURNAL], &k, "{}", 2);
+    CHECK(store_txn_commit(&t) == KERR_OK, "an old-layout event 1 beside the current one");
+    vault_close(v);
+    v = NULL;
+    CHECK(vault_open(&v, K.vault, &err) == KERR_CONFLICT && v == NULL && strstr(err.msg, "both"),
+          "vault_open refuses a journal record in both layouts: %s", err.msg);
     vault_close(v);
 }
 
