@@ -169,7 +169,7 @@ static kerr denial_apply(store_txn *t, void *arg)
         .time = d->now, .actor = d->actor, .actor_role = d->role, .organisation = d->organisation,
         .action = d->action, .section = d->section, .basis = d->basis, .result = d->result, .remote = d->remote,
     };
-    return journal_append(t, d->v->tab[VT_JOURNAL], d->citizen, &ev, NULL, NULL);
+    return journal_append(d->v->journal, t, d->citizen, &ev, NULL, NULL);
 }
 
 int api_access(struct request *r, vault *v, const struct caller *c, const char *citizen, const char *section,

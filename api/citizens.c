@@ -35,7 +35,7 @@ static kerr journal_own(vault *v, store_txn *t, const char *citizen, const char 
 {
     journal_event ev = {.time = now, .actor = actor, .actor_role = role, .organisation = org, .action = action,
                         .basis = "own", .result = "allowed", .remote = remote};
-    return journal_append(t, v->tab[VT_JOURNAL], citizen, &ev, NULL, NULL);
+    return journal_append(v->journal, t, citizen, &ev, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------- create */

@@ -318,7 +318,7 @@ static kerr write_apply(store_txn *t, void *arg)
         return t->err;
     journal_event ev;
     api_journal_event(&ev, &op->c, op->remote, op->now, "write", op->section, op->acc.basis_text, "allowed");
-    if (journal_append(t, v->tab[VT_JOURNAL], op->citizen, &ev, NULL, NULL) != KERR_OK)
+    if (journal_append(v->journal, t, op->citizen, &ev, NULL, NULL) != KERR_OK)
         return t->err;
     if (json_object_set_new(op->reply, "seq", json_integer((json_int_t)rec.seq)) != 0)
         return store_txn_fail(t, KERR_INTERNAL);

@@ -138,7 +138,7 @@ kerr event_append(store_txn *t, const struct event_op *op)
         .action = op->action, .section = op->section[0] ? op->section : NULL, .basis = op->basis,
         .result = op->result, .remote = op->remote,
     };
-    return journal_append(t, op->v->tab[VT_JOURNAL], op->citizen, &ev, NULL, NULL);
+    return journal_append(op->v->journal, t, op->citizen, &ev, NULL, NULL);
 }
 
 kerr event_apply(store_txn *t, void *arg)

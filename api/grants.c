@@ -202,7 +202,7 @@ static kerr grant_apply(store_txn *t, void *arg)
     }
     journal_event ev;
     api_journal_event(&ev, &op->c, op->remote, op->now, "grant", NULL, st->id, "allowed");
-    return journal_append(t, v->tab[VT_JOURNAL], st->citizen, &ev, NULL, NULL);
+    return journal_append(v->journal, t, st->citizen, &ev, NULL, NULL);
 }
 
 /* Parse and check the "wraps" array of the body into OP. */
@@ -414,7 +414,7 @@ static kerr revoke_apply(store_txn *t, void *arg)
         return t->err;
     journal_event ev;
     api_journal_event(&ev, &op->c, op->remote, op->now, "revoke", NULL, op->st.grant, "allowed");
-    return journal_append(t, v->tab[VT_JOURNAL], op->st.citizen, &ev, NULL, NULL);
+    return journal_append(v->journal, t, op->st.citizen, &ev, NULL, NULL);
 }
 
 void handle_grant_revoke(struct request *r)

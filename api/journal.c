@@ -78,26 +78,24 @@ void handle_journal_get(struct request *r)
     if (api_authenticate(r, &c) != 0 || api_require_owner(r, &c, citizen) != 0)
         return;
     store_txn t;
-    unsigned char head[JOURNAL_HEADBYTES];
-    uint64_t count = 0;
+    journal_pos pos;
     journal_entry *e = NULL;
     size_t n = 0;
-    store_txn_begin(v->st, &t, true);
-    kerr err = journal_head(&t, v->tab[VT_JOURNAL], citizen, head, &count);
+    kerr err = journal_read_begin(v->journal, citizen, &t, &pos);
     if (err == KERR_OK)
-        err = journal_list(&t, v->tab[VT_JOURNAL], citizen, after, (size_t)limit, &e, &n);
+        err = journal_list(v->journal, &t, &pos, after, (size_t)limit, &e, &n);
     store_txn_abort(&t);
     if (err != KERR_OK) {
         api_reply_store_error(r, err);
         return;
     }
     json_t *events = events_json(e, n);
-    int more = n > 0 && e[n - 1].seq < count;
+    int more = n > 0 && e[n - 1].seq < pos.count;
     json_t *next = more ? json_integer((json_int_t)e[n - 1].seq) : json_null();
     journal_entries_free(e, n);
     api_reply_json(r, API_OK,
-                   events ? json_pack("{s:o, s:o, s:I, s:o}", "events", events, "head", b64_json(head, sizeof head),
-                                      "count", (json_int_t)count, "next", next)
+                   events ? json_pack("{s:o, s:o, s:I, s:o}", "events", events, "head",
+                                      b64_json(pos.head, sizeof pos.head), "count", (json_int_t)pos.count, "next", next)
                           : (json_decref(next), NULL));
 }
 
@@ -225,8 +223,8 @@ static json_t *export_request(const struct grant_request *q)
     return o;
 }
 
-/* Everything, on snapshot T. */
-static json_t *export_json(vault *v, store_txn *t, const char *citizen, int64_t now)
+/* Everything, on snapshot T; the journal ends at POS (journal_read_begin). */
+static json_t *export_json(vault *v, store_txn *t, const journal_pos *pos, const char *citizen, int64_t now)
 {
     struct citizen cz;
     struct section_info *si = NULL;
@@ -234,16 +232,12 @@ static json_t *export_json(vault *v, store_txn *t, const char *citizen, int64_t 
     struct grant_request *q = NULL;
     journal_entry *je = NULL;
     size_t ns = 0, ng = 0, nq = 0, nj = 0;
-    unsigned char head[JOURNAL_HEADBYTES];
-    uint64_t count = 0;
     json_t *out = NULL, *sections = json_array(), *grants = json_array(), *requests = json_array(), *events = NULL;
 
     if (citizen_get(v, t, citizen, &cz) != KERR_OK || section_list(v, t, citizen, &si, &ns) != KERR_OK ||
         grant_list_citizen(t, v->tab, citizen, &g, &ng) != KERR_OK ||
         grant_request_list_all(t, v->tab, citizen, &q, &nq) != KERR_OK ||
-        journal_head(t, v->tab[VT_JOURNAL], citizen, head, &count) != KERR_OK ||
-        journal_list(t, v->tab[VT_JOURNAL], citizen, 0, SIZE_MAX, &je, &nj) != KERR_OK || !sections || !grants ||
-        !requests)
+        journal_list(v->journal, t, pos, 0, SIZE_MAX, &je, &nj) != KERR_OK || !sections || !grants || !requests)
         goto done;
     int bad = 0;
     for (size_t i = 0; !bad && i < ns; i++)
@@ -261,14 +255,14 @@ static json_t *export_json(vault *v, store_txn *t, const char *citizen, int64_t 
         json_decref(who);
         goto done;
     }
-    json_t *journal = json_pack("{s:o, s:I}", "events", events, "count", (json_int_t)count);
+    json_t *jn = json_pack("{s:o, s:I}", "events", events, "count", (json_int_t)pos->count);
     events = NULL;
-    if (!journal || set(journal, "head", b64_json(head, sizeof head))) {
-        json_decref(journal);
+    if (!jn || set(jn, "head", b64_json(pos->head, sizeof pos->head))) {
+        json_decref(jn);
         goto done;
     }
     out = json_pack("{s:i, s:I, s:o, s:O, s:O, s:O, s:o}", "kluis_export", 1, "exported", (json_int_t)now,
-                    "citizen", who, "sections", sections, "grants", grants, "requests", requests, "journal", journal);
+                    "citizen", who, "sections", sections, "grants", grants, "requests", requests, "journal", jn);
 done:
     json_decref(sections);
     json_decref(grants);
@@ -290,8 +284,10 @@ void handle_export(struct request *r)
         return;
     int64_t now = (int64_t)time(NULL);
     store_txn t;
-    store_txn_begin(v->st, &t, true);
-    json_t *reply = export_json(v, &t, citizen, now);
+    journal_pos pos;
+    json_t *reply = NULL;
+    if (journal_read_begin(v->journal, citizen, &t, &pos) == KERR_OK)
+        reply = export_json(v, &t, &pos, citizen, now);
     kerr e = t.err;
     store_txn_abort(&t);
     if (!reply) {

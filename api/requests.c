@@ -78,7 +78,7 @@ static kerr request_apply(store_txn *t, void *arg)
         return e;
     journal_event ev;
     api_journal_event(&ev, &op->c, op->remote, op->now, "request", NULL, "", "allowed");
-    return journal_append(t, v->tab[VT_JOURNAL], st->citizen, &ev, NULL, NULL);
+    return journal_append(v->journal, t, st->citizen, &ev, NULL, NULL);
 }
 
 void handle_request_create(struct request *r)
@@ -217,7 +217,7 @@ static kerr decline_apply(store_txn *t, void *arg)
         return e;
     journal_event ev;
     api_journal_event(&ev, &op->c, op->remote, op->now, "decline", NULL, "own", "allowed");
-    return journal_append(t, op->v->tab[VT_JOURNAL], op->citizen, &ev, NULL, NULL);
+    return journal_append(op->v->journal, t, op->citizen, &ev, NULL, NULL);
 }
 
 void handle_request_decline(struct request *r)

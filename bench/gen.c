@@ -291,12 +291,12 @@ struct chunk {
     size_t n;
 };
 
-static kerr journal(vault *v, store_txn *t, const char *citizen, const char *actor, const char *role,
+static kerr add_event(vault *v, store_txn *t, const char *citizen, const char *actor, const char *role,
                     const char *org, const char *action, const char *section, const char *basis, int64_t now)
 {
     journal_event ev = {.time = now, .actor = actor, .actor_role = role, .organisation = org, .action = action,
                         .section = section, .basis = basis, .result = "allowed", .remote = "127.0.0.1"};
-    return journal_append(t, v->tab[VT_JOURNAL], citizen, &ev, NULL, NULL);
+    return journal_append(v->journal, t, citizen, &ev, NULL, NULL);
 }
 
 static kerr write_citizen(struct gen *g, store_txn *t, const struct prep *p)
@@ -311,7 +311,7 @@ static kerr write_citizen(struct gen *g, store_txn *t, const struct prep *p)
     memcpy(cz.sign_pk, p->sign_pk, 32);
     memcpy(cz.box_pk, p->box_pk, 32);
     citizen_put(v, t, &cz);
-    journal(v, t, p->id, "beheer", "admin", "Gemeente Voorbeeldstad", "create", NULL, "own", g->now);
+    add_event(v, t, p->id, "beheer", "admin", "Gemeente Voorbeeldstad", "create", NULL, "own", g->now);
     citizen_login_put(v, t, p->id, &p->login);
     for (size_t s = 0; s < p->n_sections; s++) {
         struct section_state st = {.current_epoch = 1, .next_seq = 1};
@@ -323,7 +323,7 @@ static kerr write_citizen(struct gen *g, store_txn *t, const struct prep *p)
         section_put(v, t, p->id, p->section[s], &st);
         epoch_put(v, t, p->id, p->section[s], &p->ep[s]);
     }
-    journal(v, t, p->id, p->id, "citizen", "", "enroll", NULL, "own", g->now);
+    add_event(v, t, p->id, p->id, "citizen", "", "enroll", NULL, "own", g->now);
 
     const char *secs[GRANTED] = {granted[0], granted[1], granted[2]};
     struct grant_rec gr = {
@@ -337,7 +337,7 @@ static kerr write_citizen(struct gen *g, store_txn *t, const struct prep *p)
     for (int s = 0; s < GRANTED; s++)
         if (grant_wrap_put(t, v->tab, p->id, p->grant_id, granted[s], 1, p->gwrap[s]) != KERR_OK)
             return t->err;
-    journal(v, t, p->id, p->id, "citizen", "", "grant", NULL, p->grant_id, g->now);
+    add_event(v, t, p->id, p->id, "citizen", "", "grant", NULL, p->grant_id, g->now);
 
     for (size_t e = 0; e < p->n_entries; e++) {
         const struct prep_entry *pe = &p->entries[e];
@@ -349,7 +349,7 @@ static kerr write_citizen(struct gen *g, store_txn *t, const struct prep *p)
         };
         vault_claim_statement_id(v, t, KSTMT_ENTRY, pe->id, g->now);
         entry_put(v, t, p->id, "plan", &er);
-        journal(v, t, p->id, p->id, "citizen", "", "write", "plan", "own", g->now);
+        add_event(v, t, p->id, p->id, "citizen", "", "write", "plan", "own", g->now);
     }
     return t->err;
 }

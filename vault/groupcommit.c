@@ -80,6 +80,8 @@ static void run_batch(gc *g, gc_op *batch, size_t n)
             op->result = e;
             if (e == KERR_OK)
                 n_ok++;
+            if (g->o.op_end)
+                g->o.op_end(e == KERR_OK, g->o.hook_arg);
             continue;
         }
         store_txn_begin_child(&bt, &ct);
@@ -96,6 +98,8 @@ static void run_batch(gc *g, gc_op *batch, size_t n)
         op->result = e;
         if (e == KERR_OK)
             n_ok++;
+        if (g->o.op_end)
+            g->o.op_end(e == KERR_OK, g->o.hook_arg);
     }
 
     commit_err = KERR_OK;

@@ -24,6 +24,7 @@
 #ifndef KLUIS_GROUPCOMMIT_H
 #define KLUIS_GROUPCOMMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,12 +57,20 @@ typedef kerr (*gc_pre_commit_fn)(store_txn *txn, size_t n_ok, void *arg);
  */
 typedef void (*gc_post_commit_fn)(kerr result, void *arg);
 
+/**
+ * @brief Run after each operation of a batch, on the writer thread: KEPT when its changes stay in
+ *        the batch (its apply succeeded and its child transaction merged), false when they were
+ *        discarded. The place to forget in-memory state an apply prepared (vault/journal.h).
+ */
+typedef void (*gc_op_end_fn)(bool kept, void *arg);
+
 typedef struct gc_opts {
     size_t max_batch;               /**< most operations per commit; 0 → 1024 */
     size_t max_queue;               /**< most queued operations; beyond → KERR_UNAVAILABLE; 0 → 65536 */
     gc_pre_commit_fn pre_commit;    /**< may be NULL */
     gc_post_commit_fn post_commit;  /**< may be NULL */
-    void *hook_arg;                 /**< passed to both hooks */
+    gc_op_end_fn op_end;            /**< may be NULL */
+    void *hook_arg;                 /**< passed to every hook */
 } gc_opts;
 
 typedef struct gc_stats {

@@ -4,11 +4,12 @@
  * This file owns the journal's byte format and its hash chain. The chain function is pure and is
  * what the citizen's client recomputes; everything stored goes through the store's sealed values,
  * so actors, organisations and remote addresses of a citizen's journal are not readable from
- * data.mdb. Each event is stored once, exactly as served; the head record (count and head) is
- * rewritten on each append in the same transaction, so a batch that aborts leaves neither.
+ * data.mdb. Each event is stored once, exactly as served, in append order; the heads changed since
+ * the last checkpoint are kept in memory and follow the write transaction through an undo log.
  */
 #include "vault/journal.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,10 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#define TAG_JOURNAL ((uint8_t)'J') /* format 2: 'J' || id16(citizen) || be64(seq) | 0xFF */
+#define TAG_EVENT   ((uint8_t)'T') /* format 3: 'T' || be64(g) */
+#define TAG_STATE   ((uint8_t)'S') /* format 3: 'S' || id16(citizen) */
+#define TAG_META    ((uint8_t)'M') /* format 3: the checkpoint */
+#define TAG_V2      ((uint8_t)'J') /* format 2: 'J' || id16(citizen) || be64(seq) | 0xFF */
 #define TAG_V1      ((uint8_t)'E') /* format 1: 'E' || id_hash(citizen) || be64(seq) | 0xFF */
 #define TAG_V0_HEAD ((uint8_t)'H') /* format 0's head: 'H' || id_hash(citizen) */
 #define HEAD_MARK ((uint8_t)0xFF)
@@ -135,107 +139,559 @@ kerr journal_event_json(char **json, size_t *len, uint64_t seq, const journal_ev
 }
 
 /*
- * Keys. Since format 2 every key of a citizen's journal starts with 'J' || id16(citizen): the
- * 16-byte truncated keyed id hash (skey_id16) keeps the B-tree's branch pages 45 % fuller than the
- * full 32-byte hash did, so a group commit rewrites fewer of them (docs/performance.md, "Fourth
- * pass"). Event n is at prefix || be64(n); the head after it at prefix || be64(n) || 0xFF, which
- * sorts between event n and event n+1: always the last key of the citizen. An append writes event
- * n+1 and head n+1 and deletes head n, three neighbouring keys, so it dirties one leaf page. (With a
- * fixed head key after the events, a leaf split could leave the head first on its page and the
- * events on the page before, and from then on every append of that citizen wrote both pages; here
- * the next append moves the head back beside the events.) Iterations over the events stop at the
- * head (its key is one byte longer).
+ * Format 3. Events are kept in append order under 'T' || be64(g), g a counter over the whole
+ * vault: the B-tree grows at its right edge, so a group commit of many audited reads dirties a few
+ * neighbouring pages however many citizens there are (format 2 kept each citizen's events
+ * together, and at 250,000 citizens every read dirtied its own leaf and branch pages;
+ * docs/performance.md, "Fifth pass"). An event's value starts with its citizen's id16, its seq and
+ * the g of the citizen's previous event, so a citizen's journal is read by following these links
+ * back from the head.
+ *
+ * The heads. 'S' || id16 holds a citizen's count, head and last g as of the last checkpoint; the
+ * heads changed since are in memory, in an open-addressing table keyed by id16 (already a keyed
+ * hash, so its first bytes index the table). Each slot has the writer's view (cur: the open
+ * transaction's appends included) and the readers' view (com: committed). journal_append changes
+ * cur and records the old value in an undo log; op_end(false) and a failed commit play the log
+ * back; a successful commit copies cur to com under the lock. A checkpoint writes every cur to 'S'
+ * and g to 'M' in a checkpoint round; a slot leaves the table when the round is done and its 'S'
+ * record is current.
+ *
+ * A round. When JOURNAL_CKPT_HEADS slots or JOURNAL_CKPT_EVENTS events have gathered, the next batch
+ * starts a round: R = the last g so far. Each batch from then on takes the next 1/ROUND_CHUNKS of
+ * the table's slots and writes the head of each one whose 'S' record is behind; the batch of the
+ * last part also writes 'M' = R. A slot's home is the top bits of its id16, so the table is in key
+ * order and a part dirties a narrow range of 'S' leaves; slots never move during a round (nothing
+ * leaves the table until it ends; a table that must grow starts the round over). One checkpoint
+ * in a single batch would hold up every writer for all of it (about 0.2 s at 65,536 heads); a part
+ * costs its batch a millisecond or two. After a crash, journal_open() reads the
+ * events after 'M' again: an event 'S' already holds (seq <= its count; a chunk may have written a
+ * head newer than R) is passed over, every other one must continue its citizen's head exactly
+ * (checked), so the table is rebuilt as it was at the last commit.
  */
-#define HEADKEY_EXTRA 9u /* be64(count) || 0xFF after the prefix */
+#define EVHDR (STORE_IDSHORT + 8 + 8)        /* id16 || be64(seq) || be64(prev g) */
+#define STATE_LEN (8 + JOURNAL_HEADBYTES + 8) /* be64(count) || head || be64(last g) */
+/* The table's size, fixed from the start: a round begins at JOURNAL_CKPT_HEADS slots and adds at
+ * most a few thousand more before it ends, so the table stays about half full and never has to grow
+ * under load (doubling a large table held up a batch for 0.1 s). It is calloc'd: memory is touched
+ * as slots are used, at most about 17 MB. It still doubles when one transaction brings in more
+ * heads than that (a bulk load). */
+#define SLOTS_START (2u * JOURNAL_CKPT_HEADS)
+#define ROUND_CHUNKS 256u /* batches a round takes */
 
-static void citizen_prefix(skey *k, const store *st, const char *citizen)
+struct jslot {
+    unsigned char id[STORE_IDSHORT];
+    bool used, cur_ok, com_ok;
+    journal_pos cur, com;
+    uint64_t sg; /* cur.last when a committed chunk wrote cur to 'S'; 0: 'S' is not known current */
+};
+
+struct jundo {
+    unsigned char id[STORE_IDSHORT];
+    bool cur_ok;
+    journal_pos cur;
+};
+
+struct journal {
+    store *st;
+    store_table tab;
+    pthread_mutex_t mu; /* the table's shape (id, used) and every com: readers and the writer */
+    struct jslot *slot;
+    size_t cap, used;   /* cap a power of two; used slots (cold ones included) */
+    struct jundo *undo; /* the open transaction's changes of cur, oldest first; writer only */
+    size_t nundo, capundo, mark;
+    uint64_t next_g;    /* the next event's counter */
+    uint64_t since;     /* events appended since the last round began (rolled back ones included) */
+    unsigned bits;      /* cap = 2^bits */
+    /* the checkpoint round (writer only) */
+    bool round;         /* a round is on */
+    size_t round_pos;   /* the slots before it are done */
+    uint64_t round_g;   /* R: 'M' once every slot before cap is done */
+    size_t chunk;       /* slots (from round_pos) the open transaction wrote to 'S' */
+    bool chunk_meta;    /* ... and it wrote 'M' (the round's last part) */
+};
+
+static void citizen_id16(unsigned char id[STORE_IDSHORT], const store *st, const char *citizen)
+{
+    skey k;
+    skey_reset(&k);
+    skey_id16(&k, st, citizen, strlen(citizen));
+    memcpy(id, k.b, STORE_IDSHORT);
+}
+
+void journal_event_key(skey *k, uint64_t g)
 {
     skey_reset(k);
-    skey_u8(k, TAG_JOURNAL);
-    skey_id16(k, st, citizen, strlen(citizen));
+    skey_u8(k, TAG_EVENT);
+    skey_u64(k, g);
 }
 
-void journal_event_key(skey *k, const store *st, const char *citizen, uint64_t seq)
+static void state_key(skey *k, const unsigned char id[STORE_IDSHORT])
 {
-    citizen_prefix(k, st, citizen);
-    skey_u64(k, seq);
+    skey_reset(k);
+    skey_u8(k, TAG_STATE);
+    skey_bytes(k, id, STORE_IDSHORT);
 }
 
-/* Whether KEY (KLEN bytes, after a prefix of PLEN) is a head key. */
-static int is_head_key(const unsigned char *key, size_t klen, size_t plen)
+static void meta_key(skey *k)
 {
-    return klen == plen + HEADKEY_EXTRA && key[klen - 1] == HEAD_MARK;
+    skey_reset(k);
+    skey_u8(k, TAG_META);
 }
 
-/* journal_head(); *HK gets the head's key (empty when there is no event yet). */
-static kerr head_get(store_txn *t, store_table tab, const char *citizen, unsigned char head[JOURNAL_HEADBYTES],
-                     uint64_t *count, skey *hk)
+/* The checkpointed end of the journal of ID ('S'), zero when there is none. */
+static kerr state_get(store_txn *t, store_table tab, const unsigned char id[STORE_IDSHORT], journal_pos *pos)
 {
-    unsigned char rec[HEADREC_LEN];
+    unsigned char rec[STATE_LEN];
     size_t len;
-    skey prefix;
+    skey k;
     kerr e;
 
-    memset(head, 0, JOURNAL_HEADBYTES);
-    *count = 0;
-    citizen_prefix(&prefix, t->st, citizen);
-    e = store_get_last(t, tab, &prefix, hk, rec, sizeof rec, &len);
-    if (e == KERR_NOT_FOUND) {
-        skey_reset(hk);
+    memset(pos, 0, sizeof *pos);
+    memcpy(pos->id, id, STORE_IDSHORT);
+    state_key(&k, id);
+    e = store_get_buf(t, tab, &k, rec, sizeof rec, &len);
+    if (e == KERR_NOT_FOUND)
         return KERR_OK;
-    }
     if (e != KERR_OK)
         return e;
-    /* the last key must be the head, and name the count its record holds */
-    if (len != HEADREC_LEN || !is_head_key(hk->b, hk->len, prefix.len) ||
-        store_be64(hk->b + prefix.len) != store_be64(rec))
+    if (len != STATE_LEN)
         return store_txn_fail(t, KERR_INTERNAL);
-    *count = store_be64(rec);
-    memcpy(head, rec + 8, JOURNAL_HEADBYTES);
+    pos->count = store_be64(rec);
+    memcpy(pos->head, rec + 8, JOURNAL_HEADBYTES);
+    pos->last = store_be64(rec + 8 + JOURNAL_HEADBYTES);
+    sodium_memzero(rec, sizeof rec);
     return KERR_OK;
 }
 
-kerr journal_head(store_txn *t, store_table tab, const char *citizen,
-                  unsigned char head[JOURNAL_HEADBYTES], uint64_t *count)
+static kerr state_put(store_txn *t, store_table tab, const journal_pos *pos)
 {
-    skey hk;
-    return head_get(t, tab, citizen, head, count, &hk);
+    unsigned char rec[STATE_LEN];
+    skey k;
+    state_key(&k, pos->id);
+    store_be64_put(rec, pos->count);
+    memcpy(rec + 8, pos->head, JOURNAL_HEADBYTES);
+    store_be64_put(rec + 8 + JOURNAL_HEADBYTES, pos->last);
+    kerr e = store_put(t, tab, &k, rec, sizeof rec);
+    sodium_memzero(rec, sizeof rec);
+    return e;
 }
 
-kerr journal_append(store_txn *t, store_table tab, const char *citizen, const journal_event *ev,
-                    uint64_t *seq_out, unsigned char head_out[JOURNAL_HEADBYTES])
+/* The checkpoint's g (0: none yet). */
+static kerr meta_get(store_txn *t, store_table tab, uint64_t *ck)
 {
-    unsigned char head[JOURNAL_HEADBYTES], rec[HEADREC_LEN];
-    uint64_t count;
-    char *json = NULL;
+    unsigned char rec[8];
     size_t len;
-    skey k, old_head;
+    skey k;
+    meta_key(&k);
+    *ck = 0;
+    kerr e = store_get_buf(t, tab, &k, rec, sizeof rec, &len);
+    if (e == KERR_NOT_FOUND)
+        return KERR_OK;
+    if (e != KERR_OK)
+        return e;
+    if (len != 8)
+        return store_txn_fail(t, KERR_INTERNAL);
+    *ck = store_be64(rec);
+    return KERR_OK;
+}
+
+static kerr meta_put(store_txn *t, store_table tab, uint64_t ck)
+{
+    unsigned char rec[8];
+    skey k;
+    meta_key(&k);
+    store_be64_put(rec, ck);
+    return store_put(t, tab, &k, rec, sizeof rec);
+}
+
+/* The g of the last event, 0 when there is none. */
+static kerr last_g(store_txn *t, store_table tab, uint64_t *g)
+{
+    skey prefix, k;
+    size_t len;
+    skey_reset(&prefix);
+    skey_u8(&prefix, TAG_EVENT);
+    *g = 0;
+    kerr e = store_get_last(t, tab, &prefix, &k, NULL, 0, &len);
+    if (e == KERR_NOT_FOUND)
+        return KERR_OK;
+    if (e != KERR_OK)
+        return e;
+    if (k.len != 9)
+        return store_txn_fail(t, KERR_INTERNAL);
+    *g = store_be64(k.b + 1);
+    return KERR_OK;
+}
+
+/* An event record, split. */
+struct evrec {
+    unsigned char *val; /* the opened value (store_val_free) */
+    size_t len;
+    uint64_t seq, prev;
+    const unsigned char *json; /* into val */
+    size_t json_len;
+};
+
+/* Read event G into R. KERR_NOT_FOUND when absent (T healthy); KERR_INTERNAL (T poisoned) when it
+ * is too short to be an event. */
+static kerr event_get(store_txn *t, store_table tab, uint64_t g, struct evrec *r)
+{
+    skey k;
+    journal_event_key(&k, g);
+    memset(r, 0, sizeof *r);
+    kerr e = store_get(t, tab, &k, &r->val, &r->len);
+    if (e != KERR_OK)
+        return e;
+    if (r->len <= EVHDR) {
+        store_val_free(r->val, r->len);
+        r->val = NULL;
+        return store_txn_fail(t, KERR_INTERNAL);
+    }
+    r->seq = store_be64(r->val + STORE_IDSHORT);
+    r->prev = store_be64(r->val + STORE_IDSHORT + 8);
+    r->json = r->val + EVHDR;
+    r->json_len = r->len - EVHDR;
+    return KERR_OK;
+}
+
+/* ---------------------------------------------------------------- the table of heads */
+
+/* The home slot of ID: the top BITS of its first 8 bytes, big-endian, so slots follow key order. */
+static size_t slot_home(const unsigned char id[STORE_IDSHORT], unsigned bits)
+{
+    uint64_t h = 0;
+    for (int i = 0; i < 8; i++)
+        h = h << 8 | id[i];
+    return (size_t)(h >> (64 - bits));
+}
+
+/* The slot of ID, or NULL. Writer: without the lock; readers: under it. */
+static struct jslot *slot_find(const struct journal *j, const unsigned char id[STORE_IDSHORT])
+{
+    for (size_t i = slot_home(id, j->bits);; i = (i + 1) & (j->cap - 1)) {
+        struct jslot *s = &j->slot[i];
+        if (!s->used)
+            return NULL;
+        if (memcmp(s->id, id, STORE_IDSHORT) == 0)
+            return s;
+    }
+}
+
+static void slot_place(struct jslot *tbl, unsigned bits, const struct jslot *src)
+{
+    size_t cap = (size_t)1 << bits;
+    for (size_t i = slot_home(src->id, bits);; i = (i + 1) & (cap - 1))
+        if (!tbl[i].used) {
+            tbl[i] = *src;
+            return;
+        }
+}
+
+/* The slot of ID, made (cold: no view yet) when missing; the table doubles at 3/4 full. Writer
+ * only; takes the lock to change the table. NULL for memory. */
+static struct jslot *slot_get(struct journal *j, const unsigned char id[STORE_IDSHORT])
+{
+    struct jslot *s = slot_find(j, id);
+    if (s)
+        return s;
+    pthread_mutex_lock(&j->mu);
+    if ((j->used + 1) * 4 > j->cap * 3) { /* 3/4 full: a round keeps it near 1/2 (SLOTS_START) */
+        size_t ncap = j->cap * 2;
+        struct jslot *nt = calloc(ncap, sizeof *nt);
+        if (!nt) {
+            pthread_mutex_unlock(&j->mu);
+            return NULL;
+        }
+        for (size_t i = 0; i < j->cap; i++)
+            if (j->slot[i].used)
+                slot_place(nt, j->bits + 1, &j->slot[i]);
+        sodium_memzero(j->slot, j->cap * sizeof *j->slot);
+        free(j->slot);
+        j->slot = nt;
+        j->cap = ncap;
+        j->bits++;
+        j->round_pos = 0; /* the slots moved: a round on goes over them again */
+    }
+    struct jslot fresh = {.used = true};
+    memcpy(fresh.id, id, STORE_IDSHORT);
+    slot_place(j->slot, j->bits, &fresh);
+    j->used++;
+    s = slot_find(j, id);
+    pthread_mutex_unlock(&j->mu);
+    return s;
+}
+
+/* Forget the open transaction's changes back to undo entry M (newest first). Writer only. */
+static void rollback_to(struct journal *j, size_t m)
+{
+    while (j->nundo > m) {
+        struct jundo *u = &j->undo[--j->nundo];
+        struct jslot *s = slot_find(j, u->id);
+        if (s) { /* always: slots leave the table only after a commit */
+            s->cur = u->cur;
+            s->cur_ok = u->cur_ok;
+        }
+        sodium_memzero(u, sizeof *u);
+    }
+    if (j->mark > j->nundo)
+        j->mark = j->nundo;
+}
+
+/* The writer's view of ID's end: the table's cur, else the checkpointed 'S'. */
+static kerr writer_pos(struct journal *j, store_txn *t, const unsigned char id[STORE_IDSHORT], journal_pos *pos)
+{
+    struct jslot *s = slot_find(j, id);
+    if (s && s->cur_ok) {
+        *pos = s->cur;
+        return KERR_OK;
+    }
+    return state_get(t, j->tab, id, pos);
+}
+
+/* ---------------------------------------------------------------- appends and hooks */
+
+kerr journal_append(journal *j, store_txn *t, const char *citizen, const journal_event *ev, uint64_t *seq_out,
+                    unsigned char head_out[JOURNAL_HEADBYTES])
+{
+    unsigned char id[STORE_IDSHORT];
+    journal_pos base, next;
+    struct jslot *s;
+    char *json = NULL;
+    unsigned char *rec;
+    size_t len;
+    skey k;
     kerr e;
 
-    if (head_get(t, tab, citizen, head, &count, &old_head) != KERR_OK)
+    if (t->err != KERR_OK)
         return t->err;
-    if (count == UINT64_MAX)
+    citizen_id16(id, t->st, citizen);
+    if (writer_pos(j, t, id, &base) != KERR_OK)
+        return t->err;
+    if (base.count == UINT64_MAX || j->next_g == UINT64_MAX)
         return store_txn_fail(t, KERR_INTERNAL);
-    if ((e = journal_event_json(&json, &len, count + 1, ev)) != KERR_OK)
+    if (j->nundo == j->capundo) {
+        size_t ncap = j->capundo ? j->capundo * 2 : 64;
+        struct jundo *nu = realloc(j->undo, ncap * sizeof *nu);
+        if (!nu)
+            return store_txn_fail(t, KERR_INTERNAL);
+        j->undo = nu;
+        j->capundo = ncap;
+    }
+    if (!(s = slot_get(j, id)))
+        return store_txn_fail(t, KERR_INTERNAL);
+    if ((e = journal_event_json(&json, &len, base.count + 1, ev)) != KERR_OK)
         return store_txn_fail(t, e);
-    journal_chain(head, head, (const unsigned char *)json, len);
-
-    if (old_head.len)
-        store_del(t, tab, &old_head);
-    journal_event_key(&k, t->st, citizen, count + 1);
-    store_put(t, tab, &k, json, len);
+    if (!(rec = malloc(EVHDR + len))) {
+        free(json);
+        return store_txn_fail(t, KERR_INTERNAL);
+    }
+    memcpy(rec, id, STORE_IDSHORT);
+    store_be64_put(rec + STORE_IDSHORT, base.count + 1);
+    store_be64_put(rec + STORE_IDSHORT + 8, base.last);
+    memcpy(rec + EVHDR, json, len);
+    next = base;
+    next.count = base.count + 1;
+    next.last = j->next_g;
+    journal_chain(next.head, base.head, (const unsigned char *)json, len);
+    journal_event_key(&k, j->next_g);
+    store_put(t, j->tab, &k, rec, EVHDR + len);
+    sodium_memzero(rec, EVHDR + len);
+    free(rec);
     sodium_memzero(json, len);
     free(json);
-
-    skey_u8(&k, HEAD_MARK); /* the head after event count + 1 */
-    store_be64_put(rec, count + 1);
-    memcpy(rec + 8, head, JOURNAL_HEADBYTES);
-    if (store_put(t, tab, &k, rec, sizeof rec) != KERR_OK)
+    if (t->err != KERR_OK)
         return t->err;
+
+    struct jundo *u = &j->undo[j->nundo++];
+    memcpy(u->id, id, STORE_IDSHORT);
+    u->cur = s->cur;
+    u->cur_ok = s->cur_ok;
+    s->cur = next;
+    s->cur_ok = true;
+    j->next_g++;
+    j->since++;
     if (seq_out)
-        *seq_out = count + 1;
+        *seq_out = next.count;
     if (head_out)
-        memcpy(head_out, head, JOURNAL_HEADBYTES);
+        memcpy(head_out, next.head, JOURNAL_HEADBYTES);
+    return KERR_OK;
+}
+
+kerr journal_head(journal *j, store_txn *t, const char *citizen, unsigned char head[JOURNAL_HEADBYTES],
+                  uint64_t *count)
+{
+    unsigned char id[STORE_IDSHORT];
+    journal_pos pos;
+
+    memset(head, 0, JOURNAL_HEADBYTES);
+    *count = 0;
+    if (t->err != KERR_OK)
+        return t->err;
+    citizen_id16(id, t->st, citizen);
+    if (writer_pos(j, t, id, &pos) != KERR_OK)
+        return t->err;
+    memcpy(head, pos.head, JOURNAL_HEADBYTES);
+    *count = pos.count;
+    return KERR_OK;
+}
+
+void journal_op_end(journal *j, bool kept)
+{
+    if (!kept)
+        rollback_to(j, j->mark);
+    j->mark = j->nundo;
+}
+
+/* Whether slot SL's 'S' record is behind its head. */
+static bool behind(const struct jslot *sl)
+{
+    return sl->used && sl->cur_ok && sl->sg != sl->cur.last;
+}
+
+kerr journal_pre_commit(journal *j, store_txn *t)
+{
+    j->chunk = 0;
+    j->chunk_meta = false;
+    if (t->err != KERR_OK)
+        return t->err;
+    if (!j->round && (j->used >= JOURNAL_CKPT_HEADS || j->since >= JOURNAL_CKPT_EVENTS)) {
+        j->round = true;
+        j->round_pos = 0;
+        j->round_g = j->next_g - 1;
+        j->since = 0;
+    }
+    if (!j->round)
+        return KERR_OK;
+    size_t n = j->cap / ROUND_CHUNKS;
+    if (n == 0 || n > j->cap - j->round_pos)
+        n = j->cap - j->round_pos;
+    for (size_t i = j->round_pos; i < j->round_pos + n && t->err == KERR_OK; i++)
+        if (behind(&j->slot[i]))
+            state_put(t, j->tab, &j->slot[i].cur);
+    if (j->round_pos + n == j->cap)
+        meta_put(t, j->tab, j->round_g);
+    if (t->err != KERR_OK)
+        return t->err;
+    j->chunk = n;
+    j->chunk_meta = j->round_pos + n == j->cap;
+    return KERR_OK;
+}
+
+/* The round is done: keep only the slots whose 'S' record is behind (under the lock). The table
+ * is emptied and they go back in: no new table, so no allocation that could fail. */
+static void round_end(struct journal *j)
+{
+    size_t keep = 0;
+    struct jslot *kept;
+    for (size_t i = 0; i < j->cap; i++)
+        keep += behind(&j->slot[i]);
+    if ((kept = malloc((keep ? keep : 1) * sizeof *kept)) != NULL) { /* else only larger: nothing wrong */
+        size_t n = 0;
+        for (size_t i = 0; i < j->cap; i++) {
+            if (behind(&j->slot[i]))
+                kept[n++] = j->slot[i];
+        }
+        sodium_memzero(j->slot, j->cap * sizeof *j->slot);
+        for (size_t i = 0; i < n; i++)
+            slot_place(j->slot, j->bits, &kept[i]);
+        j->used = n;
+        sodium_memzero(kept, n * sizeof *kept);
+        free(kept);
+    }
+    j->round = false;
+    j->round_pos = 0;
+}
+
+void journal_post_commit(journal *j, kerr result)
+{
+    if (result != KERR_OK) {
+        rollback_to(j, 0);
+    } else {
+        pthread_mutex_lock(&j->mu);
+        for (size_t i = 0; i < j->nundo; i++) {
+            struct jslot *sl = slot_find(j, j->undo[i].id);
+            if (sl) {
+                sl->com = sl->cur;
+                sl->com_ok = sl->cur_ok;
+            }
+        }
+        for (size_t i = j->round_pos; i < j->round_pos + j->chunk; i++)
+            if (behind(&j->slot[i]))
+                j->slot[i].sg = j->slot[i].cur.last; /* what the part wrote is committed */
+        j->round_pos += j->chunk;
+        if (j->chunk_meta)
+            round_end(j);
+        pthread_mutex_unlock(&j->mu);
+        sodium_memzero(j->undo, j->nundo * sizeof *j->undo);
+    }
+    j->nundo = 0;
+    j->mark = 0;
+    j->chunk = 0;
+    j->chunk_meta = false;
+}
+
+/* ---------------------------------------------------------------- readers */
+
+kerr journal_read_begin(journal *j, const char *citizen, store_txn *t, journal_pos *pos)
+{
+    unsigned char id[STORE_IDSHORT];
+    bool found = false;
+
+    citizen_id16(id, j->st, citizen);
+    memset(pos, 0, sizeof *pos);
+    /* the head and the snapshot under one lock: a head in the table was adopted after its batch
+     * committed, so T holds its events; a head not in it is in 'S' as of T */
+    pthread_mutex_lock(&j->mu);
+    struct jslot *s = slot_find(j, id);
+    if (s && s->com_ok) {
+        *pos = s->com;
+        found = true;
+    }
+    store_txn_begin(j->st, t, true);
+    pthread_mutex_unlock(&j->mu);
+    if (!found && t->err == KERR_OK)
+        state_get(t, j->tab, id, pos);
+    return t->err;
+}
+
+/*
+ * Follow the links back from POS to seq AFTER+1, putting the events with seq <= HI into OUT (index
+ * seq - AFTER - 1). KERR_CONFLICT with *BAD the seq of the first link at fault (walking back) when
+ * a record is missing or is not the citizen's event of that seq; T's error otherwise.
+ */
+static kerr walk(journal *j, store_txn *t, const journal_pos *pos, uint64_t after, uint64_t hi,
+                 journal_entry *out, uint64_t *bad)
+{
+    uint64_t g = pos->last;
+    for (uint64_t seq = pos->count; seq > after; seq--) {
+        struct evrec r;
+        kerr e = g ? event_get(t, j->tab, g, &r) : KERR_NOT_FOUND;
+        if (e == KERR_NOT_FOUND) {
+            *bad = seq;
+            return KERR_CONFLICT;
+        }
+        if (e != KERR_OK)
+            return e;
+        if (r.seq != seq || sodium_memcmp(r.val, pos->id, STORE_IDSHORT) != 0 || (seq == 1 && r.prev != 0) ||
+            (seq > 1 && r.prev == 0)) {
+            store_val_free(r.val, r.len);
+            *bad = seq;
+            return KERR_CONFLICT;
+        }
+        if (out && seq <= hi) {
+            journal_entry *o = &out[seq - after - 1];
+            o->seq = seq;
+            o->raw_len = r.json_len;
+            if (!(o->raw = malloc(r.json_len + 1))) {
+                store_val_free(r.val, r.len);
+                return store_txn_fail(t, KERR_INTERNAL);
+            }
+            memcpy(o->raw, r.json, r.json_len);
+            o->raw[r.json_len] = '\0';
+        }
+        g = r.prev;
+        store_val_free(r.val, r.len);
+    }
     return KERR_OK;
 }
 
@@ -248,51 +704,30 @@ void journal_entries_free(journal_entry *e, size_t n)
     free(e);
 }
 
-kerr journal_list(store_txn *t, store_table tab, const char *citizen, uint64_t after, size_t limit,
+kerr journal_list(journal *j, store_txn *t, const journal_pos *pos, uint64_t after, size_t limit,
                   journal_entry **out, size_t *n)
 {
-    skey prefix, from;
-    store_iter it;
-    journal_entry *v = NULL;
-    size_t cnt = 0, cap = 0;
+    journal_entry *v;
+    uint64_t hi, bad = 0;
+    size_t cnt;
+    kerr e;
 
     *out = NULL;
     *n = 0;
     if (t->err != KERR_OK)
         return t->err;
-    if (limit == 0)
+    if (limit == 0 || after >= pos->count)
         return KERR_OK;
-    citizen_prefix(&prefix, t->st, citizen);
-    from = prefix;
-    skey_u64(&from, after == UINT64_MAX ? after : after + 1);
-    for (store_iter_begin(&it, t, tab, &prefix, &from); cnt < limit && store_iter_next(&it);) {
-        size_t klen;
-        const unsigned char *key = store_iter_key(&it, &klen);
-        if (is_head_key(key, klen, prefix.len))
-            break; /* the head, after the last event */
-        if (klen != prefix.len + 8) {
-            store_txn_fail(t, KERR_INTERNAL);
-            break;
-        }
-        if (cnt == cap) {
-            size_t ncap = cap ? cap * 2 : (limit < 64 ? limit : 64);
-            journal_entry *nv = realloc(v, ncap * sizeof *nv);
-            if (!nv) {
-                store_txn_fail(t, KERR_INTERNAL);
-                break;
-            }
-            v = nv;
-            cap = ncap;
-        }
-        v[cnt].seq = store_be64(key + prefix.len);
-        if (store_iter_get(&it, &v[cnt].raw, &v[cnt].raw_len) != KERR_OK)
-            break;
-        cnt++;
-    }
-    store_iter_end(&it);
-    if (t->err != KERR_OK) {
+    hi = (uint64_t)limit >= pos->count - after ? pos->count : after + limit;
+    cnt = (size_t)(hi - after);
+    if (!(v = calloc(cnt, sizeof *v)))
+        return store_txn_fail(t, KERR_INTERNAL);
+    e = walk(j, t, pos, after, hi, v, &bad);
+    if (e == KERR_CONFLICT)
+        e = store_txn_fail(t, KERR_INTERNAL); /* a link that does not hold: the store is damaged */
+    if (e != KERR_OK) {
         journal_entries_free(v, cnt);
-        return t->err;
+        return e;
     }
     *out = v;
     *n = cnt;
@@ -310,58 +745,189 @@ static int seq_matches(const unsigned char *raw, size_t len, uint64_t seq)
     return ok;
 }
 
-kerr journal_verify(store_txn *t, store_table tab, const char *citizen, uint64_t *bad_seq)
+kerr journal_verify(journal *j, const char *citizen, uint64_t *bad_seq)
 {
-    unsigned char head[JOURNAL_HEADBYTES], stored[JOURNAL_HEADBYTES];
-    uint64_t count, expect = 1;
-    skey prefix;
-    store_iter it;
+    unsigned char head[JOURNAL_HEADBYTES];
+    journal_entry *v = NULL;
+    journal_pos pos;
+    uint64_t bad = 0;
+    store_txn t;
     kerr e;
 
     if (bad_seq)
         *bad_seq = 0;
-    if ((e = journal_head(t, tab, citizen, stored, &count)) != KERR_OK)
+    if ((e = journal_read_begin(j, citizen, &t, &pos)) != KERR_OK) {
+        store_txn_abort(&t);
         return e;
+    }
+    if (pos.count > SIZE_MAX / sizeof *v || (pos.count && !(v = calloc((size_t)pos.count, sizeof *v)))) {
+        store_txn_abort(&t);
+        return KERR_INTERNAL;
+    }
+    e = walk(j, &t, &pos, 0, pos.count, v, &bad);
+    store_txn_abort(&t);
     memset(head, 0, sizeof head);
-    citizen_prefix(&prefix, t->st, citizen);
-    for (store_iter_begin(&it, t, tab, &prefix, NULL); store_iter_next(&it); expect++) {
+    for (uint64_t i = 0; e == KERR_OK && v && i < pos.count; i++) {
+        if (!seq_matches(v[i].raw, v[i].raw_len, i + 1)) {
+            bad = i + 1;
+            e = KERR_CONFLICT;
+            break;
+        }
+        journal_chain(head, head, v[i].raw, v[i].raw_len);
+    }
+    if (e == KERR_OK && sodium_memcmp(head, pos.head, sizeof head) != 0) {
+        bad = pos.count + 1;
+        e = KERR_CONFLICT;
+    }
+    journal_entries_free(v, (size_t)pos.count);
+    if (e == KERR_CONFLICT && bad_seq)
+        *bad_seq = bad;
+    return e;
+}
+
+
+/* ---------------------------------------------------------------- opening */
+
+#define MIGRATE_BATCH 4096u
+static kerr migrate_v1(store *st, store_table tab, size_t batch, size_t *dropped);
+static kerr migrate_v2(struct journal *j, store *st, store_table tab, size_t batch, size_t *moved);
+
+/* Read the events after the checkpoint again into J's table (journal_open): each must continue its
+ * citizen's chain exactly. */
+static kerr replay(struct journal *j, store_txn *t, uint64_t ck)
+{
+    skey prefix, from;
+    store_iter it;
+    kerr e = KERR_OK;
+
+    skey_reset(&prefix);
+    skey_u8(&prefix, TAG_EVENT);
+    journal_event_key(&from, ck + 1);
+    for (store_iter_begin(&it, t, j->tab, &prefix, &from); e == KERR_OK && store_iter_next(&it);) {
         size_t klen, len;
         const unsigned char *key = store_iter_key(&it, &klen);
-        unsigned char *raw;
-        int ok;
+        unsigned char *val;
+        journal_pos base;
+        struct jslot *s;
+        uint64_t g = klen == 9 ? store_be64(key + 1) : 0;
 
-        if (is_head_key(key, klen, prefix.len))
-            break; /* the head, after the last event */
-        if (klen != prefix.len + 8 || store_be64(key + prefix.len) != expect || expect > count) {
-            store_iter_end(&it);
-            if (bad_seq)
-                *bad_seq = expect;
-            return KERR_CONFLICT;
-        }
-        if (store_iter_get(&it, &raw, &len) != KERR_OK)
+        if (klen != 9 || store_iter_get(&it, &val, &len) != KERR_OK) {
+            e = store_txn_fail(t, KERR_INTERNAL);
             break;
-        ok = seq_matches(raw, len, expect);
-        journal_chain(head, head, raw, len);
-        store_val_free(raw, len);
-        if (!ok) {
-            store_iter_end(&it);
-            if (bad_seq)
-                *bad_seq = expect;
-            return KERR_CONFLICT;
         }
+        if (len <= EVHDR) {
+            store_val_free(val, len);
+            e = store_txn_fail(t, KERR_INTERNAL);
+            break;
+        }
+        if ((e = writer_pos(j, t, val, &base)) != KERR_OK) {
+            store_val_free(val, len);
+            break;
+        }
+        if (store_be64(val + STORE_IDSHORT) <= base.count && g <= base.last) {
+            store_val_free(val, len); /* 'S' holds it already (a part of an unfinished round) */
+            continue;
+        }
+        if (!(s = slot_get(j, val))) {
+            store_val_free(val, len);
+            e = store_txn_fail(t, KERR_INTERNAL);
+            break;
+        }
+        if (store_be64(val + STORE_IDSHORT) != base.count + 1 || store_be64(val + STORE_IDSHORT + 8) != base.last) {
+            store_val_free(val, len);
+            e = store_txn_fail(t, KERR_INTERNAL); /* not the next event of its citizen */
+            break;
+        }
+        base.count++;
+        base.last = g;
+        journal_chain(base.head, base.head, val + EVHDR, len - EVHDR);
+        s->cur = s->com = base;
+        s->cur_ok = s->com_ok = true;
+        j->since++;
+        store_val_free(val, len);
     }
     store_iter_end(&it);
-    if (t->err != KERR_OK)
-        return t->err;
-    if (expect != count + 1 || sodium_memcmp(head, stored, sizeof head) != 0) {
-        if (bad_seq)
-            *bad_seq = count + 1;
-        return KERR_CONFLICT;
+    return e != KERR_OK ? e : t->err;
+}
+
+kerr journal_open(journal **out, store *st, store_table tab, size_t *moved)
+{
+    struct journal *j;
+    size_t mv = 0, drop = 0;
+    uint64_t ck = 0, g = 0;
+    store_txn t;
+    kerr e;
+
+    *out = NULL;
+    if (moved)
+        *moved = 0;
+    if ((e = migrate_v1(st, tab, MIGRATE_BATCH, &drop)) != KERR_OK)
+        return e;
+    if (!(j = calloc(1, sizeof *j)))
+        return KERR_INTERNAL;
+    j->st = st;
+    j->tab = tab;
+    j->cap = SLOTS_START;
+    for (j->bits = 0; ((size_t)1 << j->bits) < j->cap; j->bits++)
+        ;
+    if (pthread_mutex_init(&j->mu, NULL) != 0) {
+        free(j);
+        return KERR_INTERNAL;
     }
+    if (!(j->slot = calloc(j->cap, sizeof *j->slot))) {
+        journal_close(j);
+        return KERR_INTERNAL;
+    }
+    store_txn_begin(st, &t, true);
+    if (meta_get(&t, tab, &ck) == KERR_OK && last_g(&t, tab, &g) == KERR_OK)
+        replay(j, &t, ck);
+    e = t.err;
+    store_txn_abort(&t);
+    /* format 2 after the replay, so that it sees every head, also those only memory held */
+    if (e == KERR_OK && (e = migrate_v2(j, st, tab, MIGRATE_BATCH, &mv)) == KERR_OK) {
+        store_txn_begin(st, &t, true);
+        last_g(&t, tab, &g);
+        e = t.err;
+        store_txn_abort(&t);
+    }
+    if (e != KERR_OK) {
+        journal_close(j);
+        return e;
+    }
+    if (moved)
+        *moved = mv + drop;
+    j->next_g = (g > ck ? g : ck) + 1; /* R may name an event of a batch that failed */
+    *out = j;
     return KERR_OK;
 }
 
+void journal_close(journal *j)
+{
+    if (!j)
+        return;
+    if (j->slot) {
+        sodium_memzero(j->slot, j->cap * sizeof *j->slot);
+        free(j->slot);
+    }
+    if (j->undo) {
+        sodium_memzero(j->undo, j->capundo * sizeof *j->undo);
+        free(j->undo);
+    }
+    pthread_mutex_destroy(&j->mu);
+    free(j);
+}
 /* ---------------------------------------------------------------- format migration */
+
+/* Format 2's keys: 'J' || id16 || be64(seq) for event seq; the head after event n at
+ * 'J' || id16 || be64(n) || 0xFF, the citizen's last key. */
+#define HEADKEY_EXTRA 9u /* be64(count) || 0xFF after the prefix */
+
+/* Whether KEY (KLEN bytes, after a prefix of PLEN) is a format-2 head key. */
+static int is_head_key(const unsigned char *key, size_t klen, size_t plen)
+{
+    return klen == plen + HEADKEY_EXTRA && key[klen - 1] == HEAD_MARK;
+}
+
 
 /* One record of an older layout, read for a move. */
 struct old_rec {
@@ -377,7 +943,7 @@ static int new_key_of(skey *k, const struct old_rec *r)
 {
     const size_t id = STORE_IDBYTES;
     skey_reset(k);
-    skey_u8(k, TAG_JOURNAL);
+    skey_u8(k, TAG_V2);
     skey_bytes(k, r->key + 1, STORE_IDSHORT); /* skey_id16 is the full hash's first bytes */
     if (r->key[0] == TAG_V1 && r->klen == 1 + id + 8)
         skey_bytes(k, r->key + 1 + id, 8);
@@ -405,15 +971,16 @@ static bool has_head(store_txn *t, store_table tab, const skey *nk)
 /* The first key bytes of the older layouts, in key order ('E' records move before 'H' ones). */
 static const uint8_t old_tags[] = {TAG_V1, TAG_V0_HEAD};
 
-/* Read up to MAX records of the older layouts into R. */
-static size_t collect_old(store_txn *t, store_table tab, struct old_rec *r, size_t max)
+/* Read up to MAX records whose first key byte is one of TAGS (in that order) into R. */
+static size_t collect_old(store_txn *t, store_table tab, const uint8_t *tags, size_t ntags, struct old_rec *r,
+                          size_t max)
 {
     size_t n = 0;
-    for (size_t i = 0; i < sizeof old_tags && n < max && t->err == KERR_OK; i++) {
+    for (size_t i = 0; i < ntags && n < max && t->err == KERR_OK; i++) {
         skey prefix;
         store_iter it;
         skey_reset(&prefix);
-        skey_u8(&prefix, old_tags[i]);
+        skey_u8(&prefix, tags[i]);
         for (store_iter_begin(&it, t, tab, &prefix, NULL); n < max && store_iter_next(&it);) {
             const unsigned char *key = store_iter_key(&it, &r[n].klen);
             memcpy(r[n].key, key, r[n].klen);
@@ -426,17 +993,17 @@ static size_t collect_old(store_txn *t, store_table tab, struct old_rec *r, size
     return n;
 }
 
-/* Whether TAB holds any record of an older layout: a read transaction, two seeks. */
-static bool any_old(store *st, store_table tab)
+/* Whether TAB holds any record with a first key byte of TAGS: a read transaction, one seek each. */
+static bool any_old(store *st, store_table tab, const uint8_t *tags, size_t ntags)
 {
     store_txn t;
     bool found = false;
     store_txn_begin(st, &t, true);
-    for (size_t i = 0; i < sizeof old_tags && !found; i++) {
+    for (size_t i = 0; i < ntags && !found; i++) {
         skey prefix;
         store_iter it;
         skey_reset(&prefix);
-        skey_u8(&prefix, old_tags[i]);
+        skey_u8(&prefix, tags[i]);
         store_iter_begin(&it, &t, tab, &prefix, NULL);
         found = store_iter_next(&it);
         store_iter_end(&it);
@@ -446,46 +1013,31 @@ static bool any_old(store *st, store_table tab)
     return found;
 }
 
-kerr journal_migrate(store *st, store_table tab, size_t batch, size_t *moved)
+/* One batch of a move: rewrite the N records of R in T; *COUNT gets what the batch adds to the
+ * caller's tally once committed. */
+typedef kerr (*migrate_batch_fn)(store_txn *t, store_table tab, struct old_rec *r, size_t n, size_t *count,
+                                 void *arg);
+
+/* Move every record whose first key byte is one of TAGS, BATCH per synced write transaction, with
+ * FN; *TOTAL sums the batches' counts. Nothing to move costs one read transaction (no writer lock). */
+static kerr migrate_pass(store *st, store_table tab, const uint8_t *tags, size_t ntags, size_t batch,
+                         migrate_batch_fn fn, void *arg, size_t *total)
 {
     struct old_rec *r;
     kerr e = KERR_OK;
 
-    *moved = 0;
-    if (!any_old(st, tab))
-        return KERR_OK; /* the usual case: no write transaction, so no writer lock taken */
-    if (!batch)
-        batch = 4096;
+    *total = 0;
+    if (!any_old(st, tab, tags, ntags))
+        return KERR_OK;
     if (!(r = calloc(batch, sizeof *r)))
         return KERR_INTERNAL;
     for (;;) {
         store_txn t;
-        size_t n;
+        size_t n, count = 0;
         store_txn_begin(st, &t, false);
-        n = collect_old(&t, tab, r, batch);
-        for (size_t i = 0; i < n && t.err == KERR_OK; i++) {
-            skey nk, ok;
-            const void *cur;
-            size_t len;
-            if (new_key_of(&nk, &r[i]) != 0) {
-                store_txn_fail(&t, KERR_INTERNAL);
-                break;
-            }
-            if (r[i].key[0] == TAG_V0_HEAD && has_head(&t, tab, &nk)) {
-                /* a format-0 head 'H' beside a newer head (an append had moved it): drop it.
-                 * Every 'E' record sorts, and so moves, before any 'H' one. */
-            } else if (store_get_raw(&t, tab, &nk, &cur, &len) != KERR_OK) {
-                store_put(&t, tab, &nk, r[i].val, r[i].len);
-            } else {
-                /* both layouts hold this record: an older kluisd wrote to a migrated vault.
-                 * Overwriting either would lose an event; refuse and leave it to the operator. */
-                store_txn_fail(&t, KERR_CONFLICT);
-                break;
-            }
-            skey_reset(&ok);
-            skey_bytes(&ok, r[i].key, r[i].klen);
-            store_del(&t, tab, &ok);
-        }
+        n = collect_old(&t, tab, tags, ntags, r, batch);
+        if (n && t.err == KERR_OK)
+            fn(&t, tab, r, n, &count, arg);
         for (size_t i = 0; i < n; i++) {
             store_val_free(r[i].val, r[i].len);
             r[i].val = NULL;
@@ -497,8 +1049,141 @@ kerr journal_migrate(store *st, store_table tab, size_t batch, size_t *moved)
         }
         if ((e = store_txn_commit(&t)) != KERR_OK)
             break;
-        *moved += n;
+        *total += count;
     }
     free(r);
+    return e;
+}
+
+/* Formats 0 and 1 → 2, one batch. *DROPPED counts the stale format-0 heads, which are not moved on. */
+static kerr migrate_v1_batch(store_txn *t, store_table tab, struct old_rec *r, size_t n, size_t *dropped, void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < n && t->err == KERR_OK; i++) {
+        skey nk, ok;
+        const void *cur;
+        size_t len;
+        if (new_key_of(&nk, &r[i]) != 0)
+            return store_txn_fail(t, KERR_INTERNAL);
+        if (r[i].key[0] == TAG_V0_HEAD && has_head(t, tab, &nk)) {
+            /* a format-0 head 'H' beside a newer head (an append had moved it): drop it.
+             * Every 'E' record sorts, and so moves, before any 'H' one. */
+            (*dropped)++;
+        } else if (store_get_raw(t, tab, &nk, &cur, &len) != KERR_OK) {
+            store_put(t, tab, &nk, r[i].val, r[i].len);
+        } else {
+            /* both layouts hold this record: an older kluisd wrote to a migrated vault.
+             * Overwriting either would lose an event; refuse and leave it to the operator. */
+            return store_txn_fail(t, KERR_CONFLICT);
+        }
+        skey_reset(&ok);
+        skey_bytes(&ok, r[i].key, r[i].klen);
+        store_del(t, tab, &ok);
+    }
+    return t->err;
+}
+
+static kerr migrate_v1(store *st, store_table tab, size_t batch, size_t *dropped)
+{
+    return migrate_pass(st, tab, old_tags, sizeof old_tags, batch, migrate_v1_batch, NULL, dropped);
+}
+
+/*
+ * Format 2 → 3. The 'J' records are read in key order, so each citizen's events come in seq order
+ * followed by its head. Each event is given the next counter g and linked to the citizen's previous
+ * one; the head is checked against the chain recomputed on the way; at the end of each batch the
+ * heads of the citizens it touched go to 'S' and g to 'M'. A citizen whose events a batch split
+ * goes on from its 'S' record in the next batch (so a crash between batches loses nothing).
+ */
+#define V2_EVENT_KLEN (1 + STORE_IDSHORT + 8)
+#define V2_HEAD_KLEN (1 + STORE_IDSHORT + HEADKEY_EXTRA)
+
+static kerr migrate_v2_batch(store_txn *t, store_table tab, struct old_rec *r, size_t n, size_t *moved, void *arg)
+{
+    struct journal *j = arg;
+    journal_pos pos;
+    uint64_t ck, g;
+    bool open = false, after_ck;
+
+    if (meta_get(t, tab, &ck) != KERR_OK || last_g(t, tab, &g) != KERR_OK)
+        return t->err;
+    /* Events after the checkpoint whose heads only memory holds: J, from journal_open(), has them
+     * (replayed), and 'M' must then stay where it is; without J they are not ours to settle. */
+    after_ck = g > ck;
+    if (after_ck && !j)
+        return store_txn_fail(t, KERR_CONFLICT);
+    for (size_t i = 0; i < n && t->err == KERR_OK; i++) {
+        const unsigned char *id = r[i].key + 1;
+        skey ok;
+        if (open && memcmp(pos.id, id, STORE_IDSHORT) != 0) {
+            state_put(t, tab, &pos);
+            open = false;
+        }
+        if (!open) {
+            if (r[i].klen < 1 + STORE_IDSHORT || state_get(t, tab, id, &pos) != KERR_OK)
+                return store_txn_fail(t, KERR_INTERNAL);
+            if (j) {
+                const struct jslot *sl = slot_find(j, id);
+                if (sl && sl->cur_ok) /* format-3 events beside format-2 ones: an older kluisd wrote */
+                    return store_txn_fail(t, KERR_CONFLICT);
+            }
+            open = true;
+        }
+        if (r[i].klen == V2_EVENT_KLEN) {
+            skey k;
+            unsigned char *rec;
+            if (store_be64(r[i].key + 1 + STORE_IDSHORT) != pos.count + 1)
+                return store_txn_fail(t, KERR_CONFLICT); /* not where this citizen's journal ends */
+            if (!(rec = malloc(EVHDR + r[i].len)))
+                return store_txn_fail(t, KERR_INTERNAL);
+            memcpy(rec, id, STORE_IDSHORT);
+            store_be64_put(rec + STORE_IDSHORT, pos.count + 1);
+            store_be64_put(rec + STORE_IDSHORT + 8, pos.last);
+            memcpy(rec + EVHDR, r[i].val, r[i].len);
+            journal_event_key(&k, ++g);
+            store_put(t, tab, &k, rec, EVHDR + r[i].len);
+            sodium_memzero(rec, EVHDR + r[i].len);
+            free(rec);
+            journal_chain(pos.head, pos.head, r[i].val, r[i].len);
+            pos.count++;
+            pos.last = g;
+        } else if (is_head_key(r[i].key, r[i].klen, 1 + STORE_IDSHORT) && r[i].klen == V2_HEAD_KLEN) {
+            if (r[i].len != HEADREC_LEN || store_be64(r[i].val) != pos.count ||
+                store_be64(r[i].key + 1 + STORE_IDSHORT) != pos.count ||
+                sodium_memcmp(r[i].val + 8, pos.head, JOURNAL_HEADBYTES) != 0)
+                return store_txn_fail(t, KERR_INTERNAL); /* the head does not match its events */
+        } else {
+            return store_txn_fail(t, KERR_INTERNAL);
+        }
+        skey_reset(&ok);
+        skey_bytes(&ok, r[i].key, r[i].klen);
+        store_del(t, tab, &ok);
+    }
+    if (open)
+        state_put(t, tab, &pos);
+    if (!after_ck)
+        meta_put(t, tab, g); /* every event is in 'S' */
+    *moved = n;
+    return t->err;
+}
+
+static kerr migrate_v2(struct journal *j, store *st, store_table tab, size_t batch, size_t *moved)
+{
+    static const uint8_t v2_tag[] = {TAG_V2};
+    return migrate_pass(st, tab, v2_tag, sizeof v2_tag, batch, migrate_v2_batch, j, moved);
+}
+
+kerr journal_migrate(store *st, store_table tab, size_t batch, size_t *moved)
+{
+    size_t m1 = 0, m2 = 0;
+    kerr e;
+
+    *moved = 0;
+    if (!batch)
+        batch = MIGRATE_BATCH;
+    e = migrate_v1(st, tab, batch, &m1);
+    if (e == KERR_OK)
+        e = migrate_v2(NULL, st, tab, batch, &m2);
+    *moved = m2 + m1; /* each record of format 0 or 1 went on to format 3, but the dropped heads */
     return e;
 }

@@ -380,7 +380,7 @@ static json_t *event_json(const journal_event *ev)
 kerr override_notice(struct vault *v, store_txn *t, const char *citizen, const journal_event *ev, int64_t due)
 {
     if (due <= ev->time)
-        return journal_append(t, v->tab[VT_JOURNAL], citizen, ev, NULL, NULL);
+        return journal_append(v->journal, t, citizen, ev, NULL, NULL);
     json_t *o = json_pack("{s:s, s:o}", "citizen", citizen, "event", event_json(ev));
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
@@ -441,7 +441,7 @@ kerr override_notices_release(struct vault *v, store_txn *t, int64_t now, size_t
                     .result = json_string_value(json_object_get(e, "result")),
                     .remote = json_string_value(json_object_get(e, "remote")),
                 };
-                journal_append(t, v->tab[VT_JOURNAL], citizen, &ev, NULL, NULL);
+                journal_append(v->journal, t, citizen, &ev, NULL, NULL);
                 store_del(t, tab(v), &keys[i]);
             }
             json_decref(o);

@@ -315,13 +315,22 @@ kerr vault_pre_commit(store_txn *t, size_t n_ok, void *arg)
 {
     (void)n_ok;
     vault *v = arg;
+    if (journal_pre_commit(v->journal, t) != KERR_OK)
+        return t->err;
     return tlog_pre_commit(v->log, t);
 }
 
 void vault_post_commit(kerr result, void *arg)
 {
     vault *v = arg;
+    journal_post_commit(v->journal, result);
     tlog_post_commit(v->log, result);
+}
+
+void vault_op_end(bool kept, void *arg)
+{
+    vault *v = arg;
+    journal_op_end(v->journal, kept);
 }
 
 /* ---------------------------------------------------------------- open / close */
@@ -347,7 +356,8 @@ static kerr start_log(vault *v, const unsigned char *log_sk, struct jerr *err)
                        v->log_pk, log_sk);
     if (e != KERR_OK)
         return jerr_set(err, e, NULL, "the transparency log does not verify against its checkpoint"), e;
-    gc_opts go = {.pre_commit = vault_pre_commit, .post_commit = vault_post_commit, .hook_arg = v};
+    gc_opts go = {.pre_commit = vault_pre_commit, .post_commit = vault_post_commit, .op_end = vault_op_end,
+                  .hook_arg = v};
     e = gc_start(&v->gc, v->st, &go);
     if (e != KERR_OK)
         jerr_set(err, e, NULL, "cannot start the group committer");
@@ -377,6 +387,7 @@ void vault_close(vault *v)
     pcache_forget(v);
     gc_stop(v->gc);
     tlog_close(v->log);
+    journal_close(v->journal);
     store_close(v->st);
     charter_free(v->charter);
     secret_free(v->gate_sk);
@@ -439,17 +450,22 @@ static kerr load_config(vault *v, struct jerr *err)
     return e;
 }
 
-/* Bring the journal of a vault written by an older kluisd to the current layout, before the group
- * committer starts (so nothing else writes meanwhile). A vault already current costs two seeks. */
-static kerr migrate_journal(vault *v, struct jerr *err)
+/* Open the journal before the group committer starts (so nothing else writes meanwhile): bring a
+ * journal written by an older kluisd to the current layout, and rebuild the heads changed after
+ * its last checkpoint. A vault already current costs a few seeks and at most JOURNAL_CKPT_EVENTS
+ * event reads. */
+static kerr open_journal(vault *v, struct jerr *err)
 {
-    kerr e = journal_migrate(v->st, v->tab[VT_JOURNAL], 0, &v->journal_moved);
+    kerr e = journal_open(&v->journal, v->st, v->tab[VT_JOURNAL], &v->journal_moved);
     if (e == KERR_CONFLICT)
         jerr_set(err, e, NULL,
                  "the journal holds records in both its old and its current layout (an older kluisd wrote "
                  "to this vault after it was upgraded); nothing was changed: restore a backup");
     else if (e != KERR_OK)
-        jerr_set(err, e, NULL, "cannot move the journal to its current layout (%s)", kerr_code(e));
+        jerr_set(err, e, NULL,
+                 "cannot open the journal: its records do not move to the current layout or do not continue "
+                 "the heads of its last checkpoint (%s)",
+                 kerr_code(e));
     return e;
 }
 
@@ -486,7 +502,7 @@ kerr vault_open_with(vault **out, const char *dir, const struct vault_open_opts 
             if (e == KERR_OK)
                 e = load_config(v, err);
             if (e == KERR_OK)
-                e = migrate_journal(v, err);
+                e = open_journal(v, err);
             if (e == KERR_OK)
                 e = start_log(v, log_sk, err);
         }
@@ -614,7 +630,8 @@ kerr vault_create(const char *dir, const char *origin, const char *charter_bytes
         jerr_set(err, KERR_INTERNAL, NULL, "cannot write the vault's keys in %s: %s", keys, strerror(errno));
         goto out;
     }
-    if ((e = open_parts(v, storage_key, log_sk, 0, err)) != KERR_OK || (e = start_log(v, log_sk, err)) != KERR_OK)
+    if ((e = open_parts(v, storage_key, log_sk, 0, err)) != KERR_OK || (e = open_journal(v, err)) != KERR_OK ||
+        (e = start_log(v, log_sk, err)) != KERR_OK)
         goto out;
     struct genesis g = {v, c, admin, now};
     e = gc_submit(v->gc, genesis_apply, &g);

@@ -23,6 +23,7 @@
 #include "policy/charter.h"
 #include "vault/errors.h"
 #include "vault/groupcommit.h"
+#include "vault/journal.h"
 #include "vault/store.h"
 #include "vault/tlog.h"
 
@@ -76,6 +77,7 @@ typedef struct vault {
     store_table tab[VT_COUNT_];
     gc *gc;
     tlog *log;
+    journal *journal;        /* the citizens' journals (vault/journal.h); its hooks ride on gc's */
     pthread_rwlock_t charter_lock;
     struct charter *charter; /* in force; replaced only under charter_lock */
     struct auth_mem *auth;   /* login challenges and unknown-id lockouts (vault/session.h) */
@@ -124,9 +126,11 @@ void vault_close(vault *v);
 const struct charter *vault_charter_get(vault *v);
 void vault_charter_put(vault *v, const struct charter *c);
 
-/** @brief Run every group-commit batch hook of the vault (used as gc pre/post hooks). */
+/** @brief Run every group-commit hook of the vault (the journal's and the log's; used as gc's
+ *         pre_commit, post_commit and op_end hooks, ARG the vault). */
 kerr vault_pre_commit(store_txn *t, size_t n_ok, void *arg);
 void vault_post_commit(kerr result, void *arg);
+void vault_op_end(bool kept, void *arg);
 
 /**
  * @brief Store P in write txn T (creating or replacing its record) and append its
