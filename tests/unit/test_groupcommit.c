@@ -452,11 +452,22 @@ static void run_gated(gc *g, done_rec *d, const int *flat, int n)
     (void)gc_submit(g, apply_resubmit, NULL);
 }
 
+/* op_end's calls: all, and those with KEPT false. */
+static int op_end_calls, op_end_dropped;
+static void op_end(bool kept, void *arg)
+{
+    (void)arg;
+    op_end_calls++;
+    op_end_dropped += !kept;
+}
+
 static void test_flat_ops(const char *dir)
 {
     store *st = open_store(dir, 0);
     gc *g = NULL;
-    CHECK(st && gc_start(&g, st, NULL) == KERR_OK, "start");
+    gc_opts o = {.op_end = op_end};
+    gc_stats s0, s1;
+    CHECK(st && gc_start(&g, st, &o) == KERR_OK, "start (with an op_end hook)");
     if (!g)
         return;
     static flat_op f[4];
@@ -468,7 +479,13 @@ static void test_flat_ops(const char *dir)
     f[1].mode = 1; /* refuses before writing: only it fails */
     /* op 2 is nested (apply_rec reads d->op as a put_op: f[2].put is first in flat_op) */
     const int flat1[4] = {1, 1, 0, 1};
+    gc_get_stats(g, &s0);
+    op_end_calls = op_end_dropped = 0;
     run_gated(g, d, flat1, 4);
+    gc_get_stats(g, &s1);
+    CHECK(op_end_calls == (int)(s1.ops - s0.ops) && op_end_dropped == 1,
+          "op_end ran once per op (%d of %llu), KEPT false only for the refused one (%d)", op_end_calls,
+          (unsigned long long)(s1.ops - s0.ops), op_end_dropped);
     CHECK(d[0].result == KERR_OK && d[2].result == KERR_OK && d[3].result == KERR_OK,
           "flat and nested ops beside a flat refusal succeed");
     CHECK(d[1].calls == 1 && d[1].result == KERR_FORBIDDEN && !record_present(st, 200, 1),
@@ -482,7 +499,10 @@ static void test_flat_ops(const char *dir)
     }
     f[1].mode = 2; /* fails through the transaction: the whole batch fails */
     const int flat2[3] = {1, 1, 0};
+    op_end_calls = op_end_dropped = 0;
     run_gated(g, d, flat2, 3);
+    CHECK(op_end_dropped >= 2, "op_end: KEPT false for the failing flat op and the nested op after it (%d)",
+          op_end_dropped);
     CHECK(d[0].result != KERR_OK && d[1].result != KERR_OK && d[2].result != KERR_OK,
           "a flat op failing through the txn fails every op of its batch (%d %d %d)", d[0].result, d[1].result,
           d[2].result);
