@@ -10,9 +10,9 @@
  * LMDB page header and first key:
  *   - meta: the meta page (once per commit, through LMDB's O_DSYNC descriptor: a flush of its own)
  *   - journal branch / journal leaf: a first key shaped like a journal key (vault/journal.h:
- *     'J' || 16-byte hash || seq, then || 0xFF for a head; format 1: 'E' || 32-byte hash || ...);
- *     of the leaves, those whose first key is a head (with format 1's fixed head key, that
- *     citizen's appends then write two leaves each)
+ *     format 3 'T' || be64(g) for events, 'S' || id16 for heads; format 2 'J' || 16-byte hash ||
+ *     seq, then || 0xFF for a head; format 1: 'E' || 32-byte hash || ...); of the leaves, those
+ *     whose first key is a head (format 3: the checkpoint rounds' 'S' pages)
  *   - other branch / other leaf, overflow (large values), and runs (calls that wrote >1 page)
  * At exit (kluisd's clean stop) it appends one summary line per category to the file PAGES_OUT
  * (default: standard error): totals and per commit. Contents are never printed: only the header
@@ -56,7 +56,8 @@ static int on_data_file(int fd)
 static unsigned u16(const unsigned char *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
 
 /* Whether the first key of page P (a branch's first node has an empty key: take the second) looks
- * like a journal key: 1 for an event key, 2 for a head key ('J' || id16 || 0xFF, format 1 'E' ...). */
+ * like a journal key: 1 for an event key ('T' || be64(g); format 2 'J' || id16 || seq, format 1
+ * 'E' ...), 2 for a head key ('S' || id16; format 2 'J' || id16 || seq || 0xFF, format 1 'E' ...). */
 static int journal_first_key(const unsigned char *p, int branch)
 {
     unsigned lower = u16(p + 12), n = lower >= 16 ? (lower - 16) / 2 : 0;
@@ -70,9 +71,9 @@ static int journal_first_key(const unsigned char *p, int branch)
     if (off + 8 + ks > PAGE || ks == 0)
         return 0;
     unsigned char tag = p[off + 8];
-    if ((tag == 'J' && ks == 25) || (tag == 'E' && ks == 41))
+    if ((tag == 'T' && ks == 9) || (tag == 'J' && ks == 25) || (tag == 'E' && ks == 41))
         return 1;
-    return (tag == 'J' && (ks == 26 || ks == 18)) || (tag == 'E' && ks == 34) ? 2 : 0;
+    return (tag == 'S' && ks == 17) || (tag == 'J' && (ks == 26 || ks == 18)) || (tag == 'E' && ks == 34) ? 2 : 0;
 }
 
 static void classify(const unsigned char *p)

@@ -901,6 +901,31 @@ kerr journal_open(journal **out, store *st, store_table tab, size_t *moved)
     return KERR_OK;
 }
 
+kerr journal_flush(journal *j)
+{
+    store_txn t;
+    kerr e;
+
+    if (!j)
+        return KERR_OK;
+    store_txn_begin(j->st, &t, false);
+    for (size_t i = 0; i < j->cap && t.err == KERR_OK; i++)
+        if (behind(&j->slot[i]))
+            state_put(&t, j->tab, &j->slot[i].cur);
+    meta_put(&t, j->tab, j->next_g - 1);
+    if ((e = store_txn_commit(&t)) != KERR_OK)
+        return e;
+    /* every head is in 'S' now: the table starts empty, as after a round */
+    pthread_mutex_lock(&j->mu);
+    sodium_memzero(j->slot, j->cap * sizeof *j->slot);
+    j->used = 0;
+    j->since = 0;
+    j->round = false;
+    j->round_pos = 0;
+    pthread_mutex_unlock(&j->mu);
+    return KERR_OK;
+}
+
 void journal_close(journal *j)
 {
     if (!j)

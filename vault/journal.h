@@ -115,6 +115,15 @@ typedef struct journal_pos {
  */
 kerr journal_open(journal **out, store *st, store_table tab, size_t *moved) __attribute__((warn_unused_result));
 
+/**
+ * @brief Write every head J holds to 'S', and 'M', in one synced write transaction of its own: a
+ *        clean shutdown's checkpoint, after which journal_open() has nothing to replay. No other
+ *        write transaction may be open or begin meanwhile (the vault calls it after stopping its
+ *        committer). On failure nothing is lost: the next journal_open() replays as after a crash.
+ * @return KERR_OK, or the store's error.
+ */
+kerr journal_flush(journal *j);
+
 /** @brief Free J (NULL ignored). Heads not yet checkpointed are rebuilt by the next journal_open(). */
 void journal_close(journal *j);
 

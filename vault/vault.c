@@ -386,6 +386,8 @@ void vault_close(vault *v)
         return;
     pcache_forget(v);
     gc_stop(v->gc);
+    if (v->gc) /* a clean stop: the next start has no journal events to replay (else it replays them) */
+        (void)journal_flush(v->journal);
     tlog_close(v->log);
     journal_close(v->journal);
     store_close(v->st);
