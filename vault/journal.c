@@ -170,12 +170,13 @@ kerr journal_event_json(char **json, size_t *len, uint64_t seq, const journal_ev
  */
 #define EVHDR (STORE_IDSHORT + 8 + 8)        /* id16 || be64(seq) || be64(prev g) */
 #define STATE_LEN (8 + JOURNAL_HEADBYTES + 8) /* be64(count) || head || be64(last g) */
-/* The table's size, fixed from the start: a round begins at JOURNAL_CKPT_HEADS slots and adds at
- * most a few thousand more before it ends, so the table stays about half full and never has to grow
- * under load (doubling a large table held up a batch for 0.1 s). It is calloc'd: memory is touched
- * as slots are used, at most about 17 MB. It still doubles when one transaction brings in more
- * heads than that (a bulk load). */
-#define SLOTS_START (2u * JOURNAL_CKPT_HEADS)
+/* The table starts small and doubles at 3/4 full, so its memory follows the number of heads a
+ * round gathers: a few hundred KB for a small vault, at most 262,144 slots (42 MB) once
+ * JOURNAL_CKPT_HEADS are reached, since a round starts there and adds a few thousand at most before
+ * it ends. It never shrinks, so each size is reached once in a process's life: the doublings are a
+ * warm-up cost (the last, at 131,072 slots, holds up one batch for tens of milliseconds), not a
+ * recurring one. */
+#define SLOTS_START 1024u
 #define ROUND_CHUNKS 256u /* batches a round takes */
 
 struct jslot {
@@ -395,7 +396,7 @@ static struct jslot *slot_get(struct journal *j, const unsigned char id[STORE_ID
     if (s)
         return s;
     pthread_mutex_lock(&j->mu);
-    if ((j->used + 1) * 4 > j->cap * 3) { /* 3/4 full: a round keeps it near 1/2 (SLOTS_START) */
+    if ((j->used + 1) * 4 > j->cap * 3) { /* 3/4 full */
         size_t ncap = j->cap * 2;
         struct jslot *nt = calloc(ncap, sizeof *nt);
         if (!nt) {
