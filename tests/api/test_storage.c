@@ -91,6 +91,33 @@ static int status_of(const char *method, const char *path, const char *token, ch
     return st;
 }
 
+/*
+ * After the first 507, later writes are refused too, as long as the store stays full. One may still
+ * fit: LMDB reuses the pages earlier commits freed once no reader holds them, and since the journal
+ * went into append order (format 3) a write needs so few new pages that it sometimes fits there
+ * (about one run in six to eight). Such a write is acknowledged only once durable, and intact() checks it
+ * like every other. What must hold: every answer is 201 or 507 storage_full, and the refusals come
+ * back, two in a row, within eight tries.
+ */
+static void refused_again(const char *what)
+{
+    char e[64] = "";
+    int st = 0, in_row = 0, odd = 0, extra = 0;
+    for (int i = 0; i < 8 && in_row < 2; i++) {
+        st = write_one(e);
+        if (st == 507 && !strcmp(e, "storage_full"))
+            in_row++;
+        else if (st == 201)
+            in_row = 0, extra++;
+        else
+            odd++;
+    }
+    CHECK(in_row == 2 && odd == 0,
+          "%s: later writes are refused 507 storage_full too (two in a row; %d acknowledged from freed pages "
+          "before, %d other answers; last %d %s)",
+          what, extra, odd, st, e);
+}
+
 /* The reads while full: the unaudited ones served, the audited ones refused 503 journal_unavailable. */
 static void reads_while_full(const char *what)
 {
@@ -190,10 +217,7 @@ static void disk_full(void)
     CHECK(st == 507 && !strcmp(e, "storage_full"),
           "disk full: %zu writes of 16 KiB acknowledged, then 507 storage_full (got %d %s; data.mdb %lld bytes)", n, st, e,
           (long long)file_size(data));
-    st = write_one(e);
-    int st2 = write_one(e);
-    CHECK(st == 507 && st2 == 507 && !strcmp(e, "storage_full"),
-          "disk full: later writes are refused 507 storage_full too (%d, %d %s)", st, st2, e);
+    refused_again("disk full");
     reads_while_full("disk full");
 
     CHECK(unlink(filler) == 0, "disk full: space returns (the filler file deleted)");
@@ -234,8 +258,7 @@ static void map_full(void)
     int st = fill(&n, e);
     CHECK(st == 507 && !strcmp(e, "storage_full"),
           "map full: %zu writes of 16 KiB acknowledged, then 507 storage_full (MDB_MAP_FULL; got %d %s)", n, st, e);
-    st = write_one(e);
-    CHECK(st == 507 && !strcmp(e, "storage_full"), "map full: later writes are refused 507 storage_full too");
+    refused_again("map full");
     reads_while_full("map full");
     CHECK(kd_stop(&K) == 0, "map full: kluisd stops cleanly (SIGTERM) while full");
     K.serve_extra[1] = "64M";
