@@ -64,9 +64,10 @@ static int plain(const char *s)
  * The event JSON written directly when every string is plain (ids, roles, actions, codes and
  * addresses always are; names of organisations nearly always): byte for byte what the Jansson
  * path below gives, at a fraction of its cost — this runs on the group committer's thread for
- * every audited read. NULL when some string is not plain (or memory runs out): use Jansson.
+ * every audited read. The JSON starts PRE bytes into the buffer (room for a record header). NULL
+ * when some string is not plain (or memory runs out): use Jansson.
  */
-static char *event_json_plain(size_t *len, uint64_t seq, const journal_event *ev)
+static char *event_json_plain(size_t pre, size_t *len, uint64_t seq, const journal_event *ev)
 {
     const char *f[8] = {ev->actor, ev->actor_role, ev->organisation, ev->action, ev->section, ev->basis,
                         ev->result, ev->remote};
@@ -76,11 +77,11 @@ static char *event_json_plain(size_t *len, uint64_t seq, const journal_event *ev
             return NULL;
         cap += f[i] ? strlen(f[i]) : 0;
     }
-    char *out = malloc(cap);
+    char *out = malloc(pre + cap);
     if (!out)
         return NULL;
 #define S(x) ((x) ? (x) : "")
-    int n = snprintf(out, cap,
+    int n = snprintf(out + pre, cap,
                      "{\"seq\":%llu,\"time\":%lld,\"actor\":\"%s\",\"actor_role\":\"%s\",\"organisation\":\"%s\","
                      "\"action\":\"%s\"%s%s%s,\"basis\":\"%s\",\"result\":\"%s\",\"remote\":\"%s\"}",
                      (unsigned long long)seq, (long long)ev->time, S(ev->actor), S(ev->actor_role),
@@ -96,14 +97,16 @@ static char *event_json_plain(size_t *len, uint64_t seq, const journal_event *ev
     return out;
 }
 
-kerr journal_event_json(char **json, size_t *len, uint64_t seq, const journal_event *ev)
+/* journal_event_json() with the JSON starting PRE bytes into *BUF (*LEN counts the JSON only). */
+static kerr event_json_at(char **buf, size_t pre, size_t *len, uint64_t seq, const journal_event *ev)
 {
     json_t *o, *num;
+    char *js;
     int bad = 0;
 
-    *json = NULL;
+    *buf = NULL;
     *len = 0;
-    if (seq <= (uint64_t)INT64_MAX && (*json = event_json_plain(len, seq, ev)) != NULL)
+    if (seq <= (uint64_t)INT64_MAX && (*buf = event_json_plain(pre, len, seq, ev)) != NULL)
         return KERR_OK;
     o = json_object();
     if (!o)
@@ -130,12 +133,25 @@ kerr journal_event_json(char **json, size_t *len, uint64_t seq, const journal_ev
         json_decref(o);
         return KERR_BAD_ENCODING; /* json_string() refuses invalid UTF-8 */
     }
-    *json = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    js = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
-    if (!*json)
+    if (!js)
         return KERR_INTERNAL;
-    *len = strlen(*json);
-    return KERR_OK;
+    *len = strlen(js);
+    if (pre == 0) {
+        *buf = js;
+        return KERR_OK;
+    }
+    if ((*buf = malloc(pre + *len + 1)) != NULL)
+        memcpy(*buf + pre, js, *len + 1);
+    sodium_memzero(js, *len);
+    free(js);
+    return *buf ? KERR_OK : KERR_INTERNAL;
+}
+
+kerr journal_event_json(char **json, size_t *len, uint64_t seq, const journal_event *ev)
+{
+    return event_json_at(json, 0, len, seq, ev);
 }
 
 /*
@@ -164,8 +180,8 @@ kerr journal_event_json(char **json, size_t *len, uint64_t seq, const journal_ev
  * leaves the table until it ends; a table that must grow starts the round over). One checkpoint
  * in a single batch would hold up every writer for all of it (about 0.2 s at 65,536 heads); a part
  * costs its batch a millisecond or two. After a crash, journal_open() reads the
- * events after 'M' again: an event 'S' already holds (seq <= its count; a chunk may have written a
- * head newer than R) is passed over, every other one must continue its citizen's head exactly
+ * events after 'M' again: an event 'S' already holds (seq <= its count and g <= its last g; a part
+ * may have written a head newer than R) is passed over, every other one must continue its citizen's head exactly
  * (checked), so the table is rebuilt as it was at the last commit.
  */
 #define EVHDR (STORE_IDSHORT + 8 + 8)        /* id16 || be64(seq) || be64(prev g) */
@@ -207,8 +223,8 @@ struct journal {
     bool round;         /* a round is on */
     size_t round_pos;   /* the slots before it are done */
     uint64_t round_g;   /* R: 'M' once every slot before cap is done */
-    size_t chunk;       /* slots (from round_pos) the open transaction wrote to 'S' */
-    bool chunk_meta;    /* ... and it wrote 'M' (the round's last part) */
+    size_t chunk;       /* slots (from round_pos) the open transaction wrote to 'S'; it wrote 'M'
+                           too when they reach cap (the round's last part) */
 };
 
 static void citizen_id16(unsigned char id[STORE_IDSHORT], const store *st, const char *citizen)
@@ -333,6 +349,31 @@ struct evrec {
     size_t json_len;
 };
 
+/* An event record's header: the citizen's ID, SEQ and the g of its previous event PREV. */
+static void event_header(unsigned char h[EVHDR], const unsigned char id[STORE_IDSHORT], uint64_t seq, uint64_t prev)
+{
+    memcpy(h, id, STORE_IDSHORT);
+    store_be64_put(h + STORE_IDSHORT, seq);
+    store_be64_put(h + STORE_IDSHORT + 8, prev);
+}
+
+/* Split the opened value R->val (R->len bytes) into header fields and JSON; on failure (too short
+ * to be an event) free it and poison T with KERR_INTERNAL. The inverse of event_header. */
+static kerr event_split(store_txn *t, struct evrec *r)
+{
+    if (r->len <= EVHDR) {
+        store_val_free(r->val, r->len);
+        r->val = NULL;
+        (void)store_txn_fail(t, KERR_INTERNAL);
+        return KERR_INTERNAL; /* never KERR_OK, whatever T held before */
+    }
+    r->seq = store_be64(r->val + STORE_IDSHORT);
+    r->prev = store_be64(r->val + STORE_IDSHORT + 8);
+    r->json = r->val + EVHDR;
+    r->json_len = r->len - EVHDR;
+    return KERR_OK;
+}
+
 /* Read event G into R. KERR_NOT_FOUND when absent (T healthy); KERR_INTERNAL (T poisoned) when it
  * is too short to be an event. */
 static kerr event_get(store_txn *t, store_table tab, uint64_t g, struct evrec *r)
@@ -341,18 +382,7 @@ static kerr event_get(store_txn *t, store_table tab, uint64_t g, struct evrec *r
     journal_event_key(&k, g);
     memset(r, 0, sizeof *r);
     kerr e = store_get(t, tab, &k, &r->val, &r->len);
-    if (e != KERR_OK)
-        return e;
-    if (r->len <= EVHDR) {
-        store_val_free(r->val, r->len);
-        r->val = NULL;
-        return store_txn_fail(t, KERR_INTERNAL);
-    }
-    r->seq = store_be64(r->val + STORE_IDSHORT);
-    r->prev = store_be64(r->val + STORE_IDSHORT + 8);
-    r->json = r->val + EVHDR;
-    r->json_len = r->len - EVHDR;
-    return KERR_OK;
+    return e != KERR_OK ? e : event_split(t, r);
 }
 
 /* ---------------------------------------------------------------- the table of heads */
@@ -434,8 +464,6 @@ static void rollback_to(struct journal *j, size_t m)
         }
         sodium_memzero(u, sizeof *u);
     }
-    if (j->mark > j->nundo)
-        j->mark = j->nundo;
 }
 
 /* The writer's view of ID's end: the table's cur, else the checkpointed 'S'. */
@@ -457,19 +485,13 @@ kerr journal_append(journal *j, store_txn *t, const char *citizen, const journal
     unsigned char id[STORE_IDSHORT];
     journal_pos base, next;
     struct jslot *s;
-    char *json = NULL;
-    unsigned char *rec;
+    char *rec = NULL;
     size_t len;
     skey k;
     kerr e;
 
     if (t->err != KERR_OK)
         return t->err;
-    citizen_id16(id, t->st, citizen);
-    if (writer_pos(j, t, id, &base) != KERR_OK)
-        return t->err;
-    if (base.count == UINT64_MAX || j->next_g == UINT64_MAX)
-        return store_txn_fail(t, KERR_INTERNAL);
     if (j->nundo == j->capundo) {
         size_t ncap = j->capundo ? j->capundo * 2 : 64;
         struct jundo *nu = realloc(j->undo, ncap * sizeof *nu);
@@ -478,28 +500,27 @@ kerr journal_append(journal *j, store_txn *t, const char *citizen, const journal
         j->undo = nu;
         j->capundo = ncap;
     }
+    citizen_id16(id, t->st, citizen);
     if (!(s = slot_get(j, id)))
         return store_txn_fail(t, KERR_INTERNAL);
-    if ((e = journal_event_json(&json, &len, base.count + 1, ev)) != KERR_OK)
-        return store_txn_fail(t, e);
-    if (!(rec = malloc(EVHDR + len))) {
-        free(json);
+    if (s->cur_ok)
+        base = s->cur;
+    else if (state_get(t, j->tab, id, &base) != KERR_OK)
+        return t->err;
+    if (base.count == UINT64_MAX || j->next_g == UINT64_MAX)
         return store_txn_fail(t, KERR_INTERNAL);
-    }
-    memcpy(rec, id, STORE_IDSHORT);
-    store_be64_put(rec + STORE_IDSHORT, base.count + 1);
-    store_be64_put(rec + STORE_IDSHORT + 8, base.last);
-    memcpy(rec + EVHDR, json, len);
+    /* the event's JSON straight after the record's header: one buffer, put as it is */
+    if ((e = event_json_at(&rec, EVHDR, &len, base.count + 1, ev)) != KERR_OK)
+        return store_txn_fail(t, e);
+    event_header((unsigned char *)rec, id, base.count + 1, base.last);
     next = base;
     next.count = base.count + 1;
     next.last = j->next_g;
-    journal_chain(next.head, base.head, (const unsigned char *)json, len);
+    journal_chain(next.head, base.head, (const unsigned char *)rec + EVHDR, len);
     journal_event_key(&k, j->next_g);
     store_put(t, j->tab, &k, rec, EVHDR + len);
     sodium_memzero(rec, EVHDR + len);
     free(rec);
-    sodium_memzero(json, len);
-    free(json);
     if (t->err != KERR_OK)
         return t->err;
 
@@ -549,10 +570,26 @@ static bool behind(const struct jslot *sl)
     return sl->used && sl->cur_ok && sl->sg != sl->cur.last;
 }
 
+/* Write the head of every slot in [FROM, FROM+N) whose 'S' record is behind, in T. */
+static kerr write_part(struct journal *j, store_txn *t, size_t from, size_t n)
+{
+    for (size_t i = from; i < from + n && t->err == KERR_OK; i++)
+        if (behind(&j->slot[i]))
+            state_put(t, j->tab, &j->slot[i].cur);
+    return t->err;
+}
+
+/* What write_part(FROM, N) wrote is committed: those slots' 'S' records are current. */
+static void mark_part(struct journal *j, size_t from, size_t n)
+{
+    for (size_t i = from; i < from + n; i++)
+        if (behind(&j->slot[i]))
+            j->slot[i].sg = j->slot[i].cur.last;
+}
+
 kerr journal_pre_commit(journal *j, store_txn *t)
 {
     j->chunk = 0;
-    j->chunk_meta = false;
     if (t->err != KERR_OK)
         return t->err;
     if (!j->round && (j->used >= JOURNAL_CKPT_HEADS || j->since >= JOURNAL_CKPT_EVENTS)) {
@@ -566,15 +603,11 @@ kerr journal_pre_commit(journal *j, store_txn *t)
     size_t n = j->cap / ROUND_CHUNKS;
     if (n == 0 || n > j->cap - j->round_pos)
         n = j->cap - j->round_pos;
-    for (size_t i = j->round_pos; i < j->round_pos + n && t->err == KERR_OK; i++)
-        if (behind(&j->slot[i]))
-            state_put(t, j->tab, &j->slot[i].cur);
-    if (j->round_pos + n == j->cap)
+    if (write_part(j, t, j->round_pos, n) == KERR_OK && j->round_pos + n == j->cap)
         meta_put(t, j->tab, j->round_g);
     if (t->err != KERR_OK)
         return t->err;
     j->chunk = n;
-    j->chunk_meta = j->round_pos + n == j->cap;
     return KERR_OK;
 }
 
@@ -616,11 +649,9 @@ void journal_post_commit(journal *j, kerr result)
                 sl->com_ok = sl->cur_ok;
             }
         }
-        for (size_t i = j->round_pos; i < j->round_pos + j->chunk; i++)
-            if (behind(&j->slot[i]))
-                j->slot[i].sg = j->slot[i].cur.last; /* what the part wrote is committed */
+        mark_part(j, j->round_pos, j->chunk);
         j->round_pos += j->chunk;
-        if (j->chunk_meta)
+        if (j->chunk && j->round_pos == j->cap) /* the part that wrote 'M' */
             round_end(j);
         pthread_mutex_unlock(&j->mu);
         sodium_memzero(j->undo, j->nundo * sizeof *j->undo);
@@ -628,7 +659,6 @@ void journal_post_commit(journal *j, kerr result)
     j->nundo = 0;
     j->mark = 0;
     j->chunk = 0;
-    j->chunk_meta = false;
 }
 
 /* ---------------------------------------------------------------- readers */
@@ -805,47 +835,39 @@ static kerr replay(struct journal *j, store_txn *t, uint64_t ck)
     skey_u8(&prefix, TAG_EVENT);
     journal_event_key(&from, ck + 1);
     for (store_iter_begin(&it, t, j->tab, &prefix, &from); e == KERR_OK && store_iter_next(&it);) {
-        size_t klen, len;
+        size_t klen;
         const unsigned char *key = store_iter_key(&it, &klen);
-        unsigned char *val;
+        struct evrec r = {0};
         journal_pos base;
         struct jslot *s;
         uint64_t g = klen == 9 ? store_be64(key + 1) : 0;
 
-        if (klen != 9 || store_iter_get(&it, &val, &len) != KERR_OK) {
+        if (klen != 9 || store_iter_get(&it, &r.val, &r.len) != KERR_OK) {
             e = store_txn_fail(t, KERR_INTERNAL);
             break;
         }
-        if (len <= EVHDR) {
-            store_val_free(val, len);
-            e = store_txn_fail(t, KERR_INTERNAL);
+        if ((e = event_split(t, &r)) != KERR_OK)
+            break;
+        if ((e = writer_pos(j, t, r.val, &base)) != KERR_OK) {
+            store_val_free(r.val, r.len);
             break;
         }
-        if ((e = writer_pos(j, t, val, &base)) != KERR_OK) {
-            store_val_free(val, len);
-            break;
-        }
-        if (store_be64(val + STORE_IDSHORT) <= base.count && g <= base.last) {
-            store_val_free(val, len); /* 'S' holds it already (a part of an unfinished round) */
+        if (r.seq <= base.count && g <= base.last) {
+            store_val_free(r.val, r.len); /* 'S' holds it already (a part of an unfinished round) */
             continue;
         }
-        if (!(s = slot_get(j, val))) {
-            store_val_free(val, len);
-            e = store_txn_fail(t, KERR_INTERNAL);
-            break;
-        }
-        if (store_be64(val + STORE_IDSHORT) != base.count + 1 || store_be64(val + STORE_IDSHORT + 8) != base.last) {
-            store_val_free(val, len);
-            e = store_txn_fail(t, KERR_INTERNAL); /* not the next event of its citizen */
+        if (r.seq != base.count + 1 || r.prev != base.last || !(s = slot_get(j, r.val))) {
+            store_val_free(r.val, r.len);
+            e = store_txn_fail(t, KERR_INTERNAL); /* not the next event of its citizen (or memory) */
             break;
         }
         base.count++;
         base.last = g;
-        journal_chain(base.head, base.head, val + EVHDR, len - EVHDR);
+        journal_chain(base.head, base.head, r.json, r.json_len);
         s->cur = s->com = base;
         s->cur_ok = s->com_ok = true;
         j->since++;
-        store_val_free(val, len);
+        store_val_free(r.val, r.len);
     }
     store_iter_end(&it);
     return e != KERR_OK ? e : t->err;
@@ -909,21 +931,17 @@ kerr journal_flush(journal *j)
 
     if (!j)
         return KERR_OK;
+    /* a whole round in one transaction: every part, then 'M' = the last g */
     store_txn_begin(j->st, &t, false);
-    for (size_t i = 0; i < j->cap && t.err == KERR_OK; i++)
-        if (behind(&j->slot[i]))
-            state_put(&t, j->tab, &j->slot[i].cur);
-    meta_put(&t, j->tab, j->next_g - 1);
+    if (write_part(j, &t, 0, j->cap) == KERR_OK)
+        meta_put(&t, j->tab, j->next_g - 1);
     if ((e = store_txn_commit(&t)) != KERR_OK)
         return e;
-    /* every head is in 'S' now: the table starts empty, as after a round */
     pthread_mutex_lock(&j->mu);
-    sodium_memzero(j->slot, j->cap * sizeof *j->slot);
-    j->used = 0;
-    j->since = 0;
-    j->round = false;
-    j->round_pos = 0;
+    mark_part(j, 0, j->cap);
+    round_end(j); /* nothing is behind: the table empties */
     pthread_mutex_unlock(&j->mu);
+    j->since = 0;
     return KERR_OK;
 }
 
@@ -1162,9 +1180,7 @@ static kerr migrate_v2_batch(store_txn *t, store_table tab, struct old_rec *r, s
                 return store_txn_fail(t, KERR_CONFLICT); /* not where this citizen's journal ends */
             if (!(rec = malloc(EVHDR + r[i].len)))
                 return store_txn_fail(t, KERR_INTERNAL);
-            memcpy(rec, id, STORE_IDSHORT);
-            store_be64_put(rec + STORE_IDSHORT, pos.count + 1);
-            store_be64_put(rec + STORE_IDSHORT + 8, pos.last);
+            event_header(rec, id, pos.count + 1, pos.last);
             memcpy(rec + EVHDR, r[i].val, r[i].len);
             journal_event_key(&k, ++g);
             store_put(t, tab, &k, rec, EVHDR + r[i].len);

@@ -102,8 +102,9 @@ typedef struct journal_pos {
 } journal_pos;
 
 /**
- * @brief Open the journal in table TAB of ST: move records of older layouts (as journal_migrate()),
- *        then rebuild the heads changed after the last checkpoint from the events after it. Needs
+ * @brief Open the journal in table TAB of ST: move records of formats 0 and 1, rebuild the heads
+ *        changed after the last checkpoint from the events after it, then move format 2's records
+ *        (as journal_migrate(), see there). Needs
  *        the store to itself (no committer running yet). Cost: one pass over older records when
  *        there are any; otherwise independent of the vault's size (at most JOURNAL_CKPT_EVENTS
  *        events read).
@@ -140,7 +141,8 @@ kerr journal_append(journal *j, store_txn *t, const char *citizen, const journal
 
 /**
  * @brief The writer's view of CITIZEN's journal in write transaction T (appends of the open
- *        transaction included): head and count (32 zero bytes and 0 when no event yet).
+ *        transaction included): head and count (32 zero bytes and 0 when no event yet). Readers
+ *        on other threads use journal_read_begin() instead.
  * @return KERR_OK, or T's error (KERR_INTERNAL when the stored head does not open).
  */
 kerr journal_head(journal *j, store_txn *t, const char *citizen, unsigned char head[JOURNAL_HEADBYTES],
@@ -204,7 +206,10 @@ void journal_event_key(skey *k, uint64_t g);
  *        in seq order, each given the next append counter, and its head is checked against the
  *        chain recomputed on the way. Each batch commits with the heads ('S') of the citizens it
  *        touched and the checkpoint ('M'), so a crash leaves every record in exactly one layout
- *        and the next call goes on. Needs the store to itself (journal_open() calls it).
+ *        and the next call goes on. Needs the store to itself. For tools and tests: journal_open()
+ *        runs the same moves itself, format 2's after its replay, so that it also sees heads that
+ *        only memory held (then 'M' stays where it is); this function refuses (KERR_CONFLICT) a
+ *        table with events after 'M' instead.
  *        Cost: one pass over the old records; nothing when there are none (a few cursor seeks in a
  *        read transaction; the writer lock is not taken).
  * @param[out] moved  old records moved (events and heads) or dropped (a stale format-0 head),

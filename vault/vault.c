@@ -385,8 +385,10 @@ void vault_close(vault *v)
     if (!v)
         return;
     pcache_forget(v);
+    bool served = v->gc != NULL;
     gc_stop(v->gc);
-    if (v->gc) /* a clean stop: the next start has no journal events to replay (else it replays them) */
+    v->gc = NULL;
+    if (served) /* a clean stop: the next start has no journal events to replay (else it replays them) */
         (void)journal_flush(v->journal);
     tlog_close(v->log);
     journal_close(v->journal);

@@ -706,6 +706,24 @@ static void test_access(void)
         CHECK(0, "open the vault in-process: %s", err.msg);
         return;
     }
+    {
+        /* kluisd's clean stop wrote every journal head (journal_flush): 'M' names the last event,
+         * so this open had nothing to replay */
+        store_txn t;
+        skey k, prefix, last;
+        unsigned char m[8];
+        size_t len = 0;
+        store_txn_begin(v->st, &t, true);
+        skey_reset(&k);
+        skey_u8(&k, 'M');
+        skey_reset(&prefix);
+        skey_u8(&prefix, 'T');
+        int ok = store_get_buf(&t, v->tab[VT_JOURNAL], &k, m, sizeof m, &len) == KERR_OK && len == 8 &&
+                 store_get_last(&t, v->tab[VT_JOURNAL], &prefix, &last, NULL, 0, &len) == KERR_OK &&
+                 last.len == 9 && store_be64(last.b + 1) == store_be64(m);
+        store_txn_abort(&t);
+        CHECK(ok, "after kluisd's clean stop the journal checkpoint 'M' names its last event");
+    }
     struct route *routes = calloc(api_routes_count + 2, sizeof *routes);
     memcpy(routes, api_routes, api_routes_count * sizeof *routes);
     routes[api_routes_count] = (struct route){"GET", "/test/access/{}/{}", handle_test_access};

@@ -647,6 +647,16 @@ static int open_refused(store *st, kerr want)
 
 /* ---------------------------------------------------------------- appends and reads */
 
+/* journal_open on ST, checked as WHAT; on failure ST is closed and NULL comes back. */
+static journal *open_or_close(store *st, const char *what)
+{
+    journal *j = NULL;
+    CHECK(journal_open(&j, st, T_JOURNAL, NULL) == KERR_OK && j, "%s", what);
+    if (!j)
+        store_close(st);
+    return j;
+}
+
 static void test_basic(const char *dir)
 {
     store *st = open_store(dir);
@@ -822,11 +832,8 @@ static void test_visibility(const char *dir)
 
     if (!st)
         return;
-    CHECK(journal_open(&j, st, T_JOURNAL, NULL) == KERR_OK && j, "journal_open (moved NULL)");
-    if (!j) {
-        store_close(st);
+    if (!(j = open_or_close(st, "journal_open (moved NULL)")))
         return;
-    }
     store_txn_begin(st, &t, false);
     m_add(j, &t, &a);
     m_add(j, &t, &a);
@@ -968,11 +975,8 @@ static void test_threads(const char *dir)
 
     if (!st)
         return;
-    CHECK(journal_open(&j, st, T_JOURNAL, NULL) == KERR_OK && j, "journal_open for the thread test");
-    if (!j) {
-        store_close(st);
+    if (!(j = open_or_close(st, "journal_open for the thread test")))
         return;
-    }
     memset(&ra, 0, sizeof ra);
     memset(&rb, 0, sizeof rb);
     ra.j = rb.j = j;
@@ -1035,11 +1039,8 @@ static void test_replay_tamper(const char *dir)
         return;
     id16_of(st, a.citizen, ida);
     id16_of(st, b.citizen, idb);
-    CHECK(journal_open(&j, st, T_JOURNAL, NULL) == KERR_OK && j, "journal_open for replay");
-    if (!j) {
-        store_close(st);
+    if (!(j = open_or_close(st, "journal_open for replay")))
         return;
-    }
     for (int i = 0; i < 10; i++) {
         store_txn_begin(st, &t, false);
         ok &= m_add(j, &t, &a);
@@ -1128,11 +1129,8 @@ static void test_replay_tamper(const char *dir)
               "a first event that claims seq 2: refused");
         journal_event_key(&k, g);
         del_key(st, &k);
-        CHECK(journal_open(&j, st, T_JOURNAL, NULL) == KERR_OK && j, "restored: journal_open accepts it again");
-        if (!j) {
-            store_close(st);
+        if (!(j = open_or_close(st, "restored: journal_open accepts it again")))
             return;
-        }
         CHECK(m_is(j, &a, 3) && m_is(j, &b, 3) && m_is(j, &c, 3), "and every journal is as before");
     }
 
@@ -1358,11 +1356,8 @@ static void test_checkpoint(const char *dir)
 
     if (!st)
         return;
-    CHECK(journal_open(&j, st, T_JOURNAL, NULL) == KERR_OK && j, "journal_open for the checkpoint");
-    if (!j) {
-        store_close(st);
+    if (!(j = open_or_close(st, "journal_open for the checkpoint")))
         return;
-    }
     have_m0 = get_m(st, &m0);
     CHECK(have_m0 == 0 || (have_m0 == 1 && m0 == 0), "a fresh vault has no checkpoint (or 'M' = 0)");
     for (unsigned b = 0; b + 1 < CP_BATCHES; b++)
@@ -1503,11 +1498,8 @@ static void test_checkpoint(const char *dir)
         }
         journal_close(j);
         j = NULL;
-        CHECK(journal_open(&j, st, T_JOURNAL, NULL) == KERR_OK && j, "reopen after the checkpoint");
-        if (!j) {
-            store_close(st);
+        if (!(j = open_or_close(st, "reopen after the checkpoint")))
             return;
-        }
         ok = 1;
         {
             trec *r;
@@ -1979,11 +1971,8 @@ static void test_flush(const char *dir)
 
     if (!st)
         return;
-    CHECK(journal_open(&j, st, T_JOURNAL, NULL) == KERR_OK && j, "journal_open");
-    if (!j) {
-        store_close(st);
+    if (!(j = open_or_close(st, "journal_open")))
         return;
-    }
     for (int i = 0; i < 5; i++) {
         store_txn_begin(st, &t, false);
         ok &= m_add(j, &t, &a) && (i % 2 || m_add(j, &t, &b));
