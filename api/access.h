@@ -30,6 +30,12 @@ struct access_result {
     enum policy_basis basis; /* BASIS_OWN, BASIS_GRANT or BASIS_OVERRIDE                          */
     char basis_text[80];     /* journal basis: "own", "<grant id>" or "override:<id>"              */
     char ref[64];            /* the grant or override id of the basis; "" for own                 */
+    /* BASIS_GRANT: the grant's validity as the decision read it, and the decision's snapshot
+     * (store_txn_snapshot(); 0 when decided in a write transaction), so that the commit-time
+     * re-check need not read a grant that no commit since has touched (api/events.c) */
+    int64_t not_before;
+    int64_t expires;
+    uint64_t snapshot;
 };
 
 /**

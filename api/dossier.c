@@ -238,7 +238,7 @@ void handle_dossier_get(struct request *r)
         for (size_t j = 0; j < i; j++)
             seen |= open[j] && acc[j].basis == acc[i].basis && !strcmp(acc[j].ref, acc[i].ref);
         if (!seen)
-            event_op_rely(op, g++, acc[i].basis, acc[i].ref);
+            event_op_rely(op, g++, &acc[i]);
     }
     free(si), free(acc), free(open);
     api_commit_reply(r, v, event_apply, op, free, API_OK, reply, KERR_JOURNAL_UNAVAILABLE);

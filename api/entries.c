@@ -5,8 +5,8 @@
  *
  * The read is THE hot path of the vault. Authentication, the access decision, the section's
  * existence and one page of entries come from ONE read-only transaction (one snapshot; the section
- * state is not even opened), and the answer is built from values
- * stored ready to serve (b64 strings as received, no JSON parse, no base64 encode, no signature
+ * state is not even opened, and looked up only for an empty page), and the answer is built from
+ * values stored ready to serve (b64 strings as received, no JSON parse, no base64 encode, no signature
  * check: entries are verified by whoever reads them, against the author's key), and answers only
  * once the "read" event is durable in the citizen's journal (api_commit_reply, 503
  * journal_unavailable when it cannot be written).
@@ -198,10 +198,11 @@ void handle_entries_list(struct request *r)
     struct entry_rec *e = NULL;
     size_t n = 0;
     int more = 0;
-    /* the section's existence is all this needs of its state: its record is not opened */
-    kerr err = section_exists(v, &t, citizen, section);
-    if (err == KERR_OK)
-        err = entry_list(v, &t, citizen, section, after, (size_t)limit, &e, &n, &more);
+    /* The section's existence is all this needs of its state, and an entry proves it: a section
+     * record is never deleted (vault/dossier.h), so it is looked up only for an empty page. */
+    kerr err = entry_list(v, &t, citizen, section, after, (size_t)limit, &e, &n, &more);
+    if (err == KERR_OK && n == 0)
+        err = section_exists(v, &t, citizen, section);
     store_txn_abort(&t);
     if (err != KERR_OK) {
         if (err == KERR_NOT_FOUND)
@@ -225,7 +226,7 @@ void handle_entries_list(struct request *r)
         api_reply_error(r, KERR_INTERNAL, NULL);
         return;
     }
-    event_op_rely(op, 0, acc.basis, acc.ref);
+    event_op_rely(op, 0, &acc);
     api_commit_prepared(r, v, event_apply, op, free, reply, KERR_JOURNAL_UNAVAILABLE);
 }
 

@@ -19,6 +19,9 @@
 struct rely {
     enum policy_basis basis; /* BASIS_GRANT or BASIS_OVERRIDE; anything else: not set */
     char ref[64];
+    int64_t not_before;      /* BASIS_GRANT: the validity the decision read at snapshot SNAP */
+    int64_t expires;
+    uint64_t snap;           /* 0: no snapshot, always read the grant again */
 };
 
 struct event_op {
@@ -63,11 +66,17 @@ struct event_op *event_op_new(vault *v, const struct caller *c, const char *remo
     return op;
 }
 
-void event_op_rely(struct event_op *op, size_t i, enum policy_basis basis, const char *ref)
+void event_op_rely(struct event_op *op, size_t i, const struct access_result *acc)
 {
-    if (i < op->n_bases && (basis == BASIS_GRANT || basis == BASIS_OVERRIDE)) {
-        op->bases[i].basis = basis;
-        str_copy(op->bases[i].ref, sizeof op->bases[i].ref, ref);
+    if (i < op->n_bases && (acc->basis == BASIS_GRANT || acc->basis == BASIS_OVERRIDE)) {
+        struct rely *b = &op->bases[i];
+        b->basis = acc->basis;
+        str_copy(b->ref, sizeof b->ref, acc->ref);
+        if (acc->basis == BASIS_GRANT) {
+            b->not_before = acc->not_before;
+            b->expires = acc->expires;
+            b->snap = acc->snapshot;
+        }
     }
 }
 
@@ -141,6 +150,14 @@ kerr event_append(store_txn *t, const struct event_op *op)
     return journal_append(op->v->journal, t, op->citizen, &ev, NULL, NULL);
 }
 
+/* Whether no grant was written (created, revoked or rewritten) since snapshot SNAP: the grant index and
+ * the grant records a re-check reads are then as the decision read them. */
+static bool unchanged_since(vault *v, uint64_t snap)
+{
+    return store_unchanged_since(v->st, v->tab[VT_GRANTS_BY_GRANTEE], snap) &&
+           store_unchanged_since(v->st, v->tab[VT_GRANTS], snap);
+}
+
 kerr event_apply(store_txn *t, void *arg)
 {
     struct event_op *op = arg;
@@ -152,10 +169,15 @@ kerr event_apply(store_txn *t, void *arg)
     for (size_t i = 0; i < op->n_bases; i++) {
         const struct rely *b = &op->bases[i];
         kerr e = KERR_OK;
-        if (b->basis == BASIS_GRANT)
+        if (b->basis == BASIS_GRANT && unchanged_since(op->v, b->snap)) {
+            /* what the decision read is what a read now would find: only the clock moved */
+            struct policy_grant g = {.id = b->ref, .not_before = b->not_before, .expires = b->expires};
+            e = policy_grant_state_code(policy_grant_state(&g, at));
+        } else if (b->basis == BASIS_GRANT) {
             e = event_grant_active_for(op->v, t, op->actor, op->citizen, b->ref, NULL, 0, at);
-        else if (b->basis == BASIS_OVERRIDE)
+        } else if (b->basis == BASIS_OVERRIDE) {
             e = event_override_active(op->v, t, op->citizen, op->actor, b->ref, section, at);
+        }
         if (e != KERR_OK)
             return e;
     }

@@ -38,15 +38,21 @@ struct event_op *event_op_new(vault *v, const struct caller *c, const char *remo
                               const char *action, const char *section, const char *basis, const char *result,
                               int64_t now, size_t n_bases) __attribute__((warn_unused_result));
 
+struct access_result;
+
 /**
- * @brief Set the I-th (< n_bases) basis to re-check at commit time: BASIS_GRANT (grant REF must
- *        still be active) or BASIS_OVERRIDE (override REF must still be active, of this citizen,
- *        for this actor, covering the event's section if any). Other bases are ignored.
+ * @brief Set the I-th (< n_bases) basis to re-check at commit time, from the access decision ACC:
+ *        BASIS_GRANT (grant ACC->ref must still be active) or BASIS_OVERRIDE (override ACC->ref
+ *        must still be active, of this citizen, for this actor, covering the event's section if
+ *        any). Other bases are ignored. A grant no commit has touched since ACC's snapshot is
+ *        re-checked against the validity ACC saw, without reading it again.
  */
-void event_op_rely(struct event_op *op, size_t i, enum policy_basis basis, const char *ref);
+void event_op_rely(struct event_op *op, size_t i, const struct access_result *acc);
 
 /**
  * @brief The apply (gc_apply_fn): re-check the bases at the commit's time, then append the event.
+ *        A grant basis that no commit has written since the decision's snapshot is checked against
+ *        the validity the decision read (store_unchanged_since()); any other is read again.
  * @return KERR_OK; KERR_GRANT_REVOKED / KERR_GRANT_EXPIRED when a grant is no longer active,
  *         KERR_OVERRIDE_NOT_ACTIVE when an override is not (nothing written); journal_append()'s
  *         error.

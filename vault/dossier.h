@@ -16,7 +16,9 @@
  *   id || author || statement (b64, as received) || signature (b64) || blob (b64, canonical)
  * The 'I' index maps an entry id to its seq: `corrects` must name an entry of the same section.
  *
- * Sequence numbers of a section start at 1 and are never reused, not even after erasure. An epoch record keeps the citizen-signed `epoch` statement exactly
+ * Sequence numbers of a section start at 1 and are never reused, not even after erasure. A section
+ * record is never deleted (erasure marks it), so an entry of a section proves the section exists.
+ * An epoch record keeps the citizen-signed `epoch` statement exactly
  * as received (b64 strings, so it is served back byte for byte and anyone re-verifies it), the
  * citizen's own wrap of the epoch's DEK (80 bytes, crypto_box_seal to the citizen's box_pk) and the
  * escrow wrap (128 bytes, SPEC §4). Enrollment (POST /citizens/{c}/enroll) writes epoch 1 of every

@@ -46,6 +46,9 @@ struct store {
     unsigned char *keys; /* secret_new(64): seal key, then index key */
     atomic_int fail_next_commit;
     uint64_t serial;     /* unique per store_open() in this process: tags the id-hash cache */
+    /* per table: the id of the newest write transaction that put or deleted one of its records
+     * (discarded ones too), or of the last commit before store_open(): store_unchanged_since() */
+    _Atomic uint64_t changed[STORE_MAX_TABLES];
 };
 
 static atomic_uint_fast64_t store_serials = 1;
@@ -312,6 +315,14 @@ kerr store_open(store **out, const char *dir, const unsigned char storage_key[ST
         e = store_kerr(rc);
         goto fail;
     }
+    /* every snapshot from now on sees all that was written before */
+    MDB_envinfo info;
+    if ((rc = mdb_env_info(st->env, &info)) != 0) {
+        e = store_kerr(rc);
+        goto fail;
+    }
+    for (unsigned int i = 0; i < STORE_MAX_TABLES; i++)
+        atomic_init(&st->changed[i], (uint64_t)info.me_last_txnid);
     /* data.mdb may have just been created: make its directory entry durable. */
     if (store_fsync_dir(dir) != 0)
         goto fail;
@@ -483,6 +494,24 @@ static size_t make_ad(const store *st, store_table tab, const unsigned char *key
 
 /* ---------------------------------------------------------------- values */
 
+/* Before a put or delete in TAB by write transaction T (even one that then fails or is discarded:
+ * counting too much only costs store_unchanged_since()'s callers a re-read). */
+static void mark_changed(store_txn *t, store_table tab)
+{
+    atomic_store_explicit(&t->st->changed[tab], (uint64_t)mdb_txn_id(t->txn), memory_order_relaxed);
+}
+
+uint64_t store_txn_snapshot(const store_txn *t)
+{
+    return t->rdonly && t->txn && t->err == KERR_OK ? (uint64_t)mdb_txn_id(t->txn) : 0;
+}
+
+bool store_unchanged_since(const store *st, store_table tab, uint64_t snap)
+{
+    return snap != 0 && tab < st->n_tables &&
+           atomic_load_explicit(&st->changed[tab], memory_order_relaxed) <= snap;
+}
+
 kerr store_put(store_txn *t, store_table tab, const skey *k, const void *val, size_t len)
 {
     unsigned char ad[AD_MAX];
@@ -499,6 +528,7 @@ kerr store_put(store_txn *t, store_table tab, const skey *k, const void *val, si
     mk.mv_size = k->len;
     mv.mv_data = NULL;
     mv.mv_size = len + STORE_SEALBYTES;
+    mark_changed(t, tab);
     if ((rc = mdb_put(t->txn, t->st->dbi[tab], &mk, &mv, MDB_RESERVE)) != 0)
         return txn_mdb_fail(t, rc);
     p = mv.mv_data;
@@ -520,6 +550,7 @@ kerr store_put_raw(store_txn *t, store_table tab, const skey *k, const void *val
     mk.mv_size = k->len;
     mv.mv_data = (void *)val;
     mv.mv_size = len;
+    mark_changed(t, tab);
     if ((rc = mdb_put(t->txn, t->st->dbi[tab], &mk, &mv, 0)) != 0)
         return txn_mdb_fail(t, rc);
     return KERR_OK;
@@ -668,6 +699,7 @@ kerr store_del(store_txn *t, store_table tab, const skey *k)
         return t->err;
     mk.mv_data = (void *)k->b;
     mk.mv_size = k->len;
+    mark_changed(t, tab);
     rc = mdb_del(t->txn, t->st->dbi[tab], &mk, NULL);
     if (rc == MDB_NOTFOUND)
         return KERR_NOT_FOUND;

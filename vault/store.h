@@ -208,6 +208,23 @@ void store_be64_put(unsigned char p[8], uint64_t v);
 void store_txn_begin(store *st, store_txn *t, bool rdonly);
 
 /**
+ * @brief The snapshot of the read-only transaction T: the id of the newest commit it sees. 0 for a
+ *        write transaction or one that failed (no snapshot: store_unchanged_since() says false).
+ */
+uint64_t store_txn_snapshot(const store_txn *t);
+
+/**
+ * @brief Whether no write transaction after snapshot SNAP (store_txn_snapshot()) has put or
+ *        deleted a record of TAB, counting the open write transaction's own writes and writes
+ *        that were then discarded. A writer may so rely on what a reader decided from snapshot SNAP
+ *        about TAB without reading it again (api/events.c: the commit-time re-check of a grant).
+ *        Counts this process's writes only: the vault is opened by one process (vault_open()'s
+ *        lock). Any thread; exact while the caller holds the write transaction.
+ * @return false for SNAP 0 and for a table handle out of range.
+ */
+bool store_unchanged_since(const store *st, store_table tab, uint64_t snap);
+
+/**
  * @brief Begin CHILD as a nested transaction of the write transaction PARENT. While CHILD is open,
  *        PARENT must not be used (calls on it poison it with KERR_INTERNAL). Committing CHILD
  *        merges its changes into PARENT; aborting it (or a failed CHILD commit) discards only

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -370,6 +371,7 @@ static vault *vault_alloc(const char *dir)
     if (!v)
         return NULL;
     v->dir = strdup(dir);
+    v->lock_fd = -1;
     v->gate_sk = secret_new(crypto_box_SECRETKEYBYTES);
     v->auth = auth_mem_new(0, 0);
     pthread_rwlock_init(&v->charter_lock, NULL);
@@ -397,8 +399,25 @@ void vault_close(vault *v)
     secret_free(v->gate_sk);
     auth_mem_free(v->auth);
     pthread_rwlock_destroy(&v->charter_lock);
+    if (v->lock_fd >= 0)
+        close(v->lock_fd); /* last: nothing of this process writes the store any more */
     free(v->dir);
     free(v);
+}
+
+/* The one-process rule of vault_open(): an exclusive flock() on PATH (data.mdb), held in V. */
+static kerr take_lock(vault *v, const char *path, struct jerr *err)
+{
+    v->lock_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (v->lock_fd < 0)
+        return jerr_set(err, KERR_INTERNAL, NULL, "cannot open %s: %s", path, strerror(errno)), KERR_INTERNAL;
+    if (flock(v->lock_fd, LOCK_EX | LOCK_NB) == 0)
+        return KERR_OK;
+    if (errno == EWOULDBLOCK)
+        return jerr_set(err, KERR_CONFLICT, NULL,
+                        "the vault in %s is open in another process (is another kluisd serving it?)", v->dir),
+               KERR_CONFLICT;
+    return jerr_set(err, KERR_INTERNAL, NULL, "cannot lock %s: %s", path, strerror(errno)), KERR_INTERNAL;
 }
 
 static kerr load_config(vault *v, struct jerr *err)
@@ -494,8 +513,11 @@ kerr vault_open_with(vault **out, const char *dir, const struct vault_open_opts 
         return KERR_INTERNAL;
     unsigned char *storage_key = secret_new(STORAGE_KEY_BYTES), *log_seed = secret_new(32),
                   *log_sk = secret_new(crypto_sign_SECRETKEYBYTES);
-    kerr e = KERR_INTERNAL;
-    if (storage_key && log_seed && log_sk) {
+    kerr e = take_lock(v, path, err);
+    if (e == KERR_OK && !(storage_key && log_seed && log_sk))
+        e = KERR_INTERNAL;
+    if (e == KERR_OK) {
+        e = KERR_INTERNAL;
         unsigned char pk[32];
         if (key_read(dir, "storage", storage_key, STORAGE_KEY_BYTES) != 0 || key_read(dir, "log", log_seed, 32) != 0 ||
             key_read(dir, "gate", v->gate_sk, crypto_box_SECRETKEYBYTES) != 0) {

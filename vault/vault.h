@@ -82,6 +82,7 @@ typedef struct vault {
     struct charter *charter; /* in force; replaced only under charter_lock */
     struct auth_mem *auth;   /* login challenges and unknown-id lockouts (vault/session.h) */
     size_t journal_moved;    /* journal records vault_open() moved to the current layout (journal_migrate) */
+    int lock_fd;             /* data.mdb, flock()ed exclusively while open (vault_open()); -1 if not */
 } vault;
 
 /**
@@ -99,7 +100,11 @@ kerr vault_create(const char *dir, const char *origin, const char *charter_bytes
 
 /**
  * @brief Open the vault in DIR: keys, store (reader check), log (checkpoint verified), committer.
- * @return KERR_OK; KERR_NOT_FOUND when DIR holds no vault; KERR_INTERNAL otherwise (ERR says why).
+ *        One process at a time: the open vault holds an exclusive flock() on DIR/data.mdb until
+ *        vault_close() (or the process's end, kill -9 included). The journal's heads and the
+ *        log's tree live in this process's memory, so a second writer would fork them.
+ * @return KERR_OK; KERR_NOT_FOUND when DIR holds no vault; KERR_CONFLICT when another process has
+ *         it open; KERR_INTERNAL otherwise (ERR says why).
  */
 kerr vault_open(vault **out, const char *dir, struct jerr *err) __attribute__((warn_unused_result));
 

@@ -274,8 +274,17 @@ static void test_dribblers(void)
 
 /* ---- deferred requests on a slow disk ---------------------------------------------------------- */
 
+/* Create the flag file that makes the slow-disk shim hold each flush 4 s. */
+static void touch(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT, 0600);
+    if (fd >= 0)
+        close(fd);
+}
+
 struct slow_call {
     int post;           /* POST an entry, else an audited read of the entries */
+    const char *entry;  /* the POSTed entry's id; NULL: "e-slow" */
     int status;
     double took;
 };
@@ -286,7 +295,7 @@ static void *slow_call_main(void *arg)
     struct kc_resp r;
     int64_t t0 = load_now_us();
     if (c->post) {
-        json_t *e = load_entry_body(b1, "plan", "e-slow", "burger-1", b1->keys->sign_sk, (int64_t)time(NULL));
+        json_t *e = load_entry_body(b1, "plan", c->entry ? c->entry : "e-slow", "burger-1", b1->keys->sign_sk, (int64_t)time(NULL));
         c->status = kc_call(K.port, "POST", "/v1/citizens/burger-1/sections/plan/entries", b1->token, e, &r);
         json_decref(e);
     } else {
@@ -300,9 +309,7 @@ static void *slow_call_main(void *arg)
 static void test_deferred(const char *flag)
 {
     struct slow_call w = {.post = 1}, rd = {.post = 0};
-    int fd = open(flag, O_WRONLY | O_CREAT, 0600);
-    if (fd >= 0)
-        close(fd);
+    touch(flag);
     /* one after the other: each waits for one slow commit, well within the client's 10 s */
     slow_call_main(&w);
     slow_call_main(&rd);
@@ -318,6 +325,25 @@ static void test_deferred(const char *flag)
 }
 
 /* ---- the revocation race ------------------------------------------------------------------------ */
+
+#define RACE_PATH "/v1/citizens/burger-1/sections/plan/entries"
+
+/* A new professional PRO (keys *PK, token PTOK) with burger-1's read grant GRANT on plan, valid
+ * from a minute before NOW to ENDS, who has read plan once. @return 1, or 0 when a step failed. */
+static int race_reader(const char *pro, const char *grant, int64_t now, int64_t ends, struct kluis_keys **pk,
+                       char ptok[KC_TOKEN_MAX])
+{
+    struct kc_resp r;
+    int ok = kc_principal_new(K.port, admin_tok, pro, "professional", pk, ptok) == 0;
+    json_t *g = ok ? tt_grant(b1, grant, pro, (*pk)->box_pk, "plan", "read", "ondersteuning", now - 60, ends, now)
+                   : NULL;
+    ok = ok && g && kc_call(K.port, "POST", "/v1/citizens/burger-1/grants", b1->token, g, &r) == 201;
+    json_decref(g);
+    kc_resp_free(&r);
+    ok = ok && kc_call(K.port, "GET", RACE_PATH, ptok, NULL, &r) == 200;
+    kc_resp_free(&r);
+    return ok;
+}
 
 struct revoke_call {
     json_t *body;
@@ -376,24 +402,14 @@ static void test_revoke_race(const char *flag)
     char ptok[KC_TOKEN_MAX];
     struct kc_resp r;
     int64_t now = (int64_t)time(NULL);
-    const char *path = "/v1/citizens/burger-1/sections/plan/entries";
-    int ok = kc_principal_new(K.port, admin_tok, "wijk-race", "professional", &pk, ptok) == 0;
-    json_t *g = ok ? tt_grant(b1, "g-race", "wijk-race", pk->box_pk, "plan", "read", "ondersteuning", now - 60,
-                              now + 86400, now)
-                   : NULL;
-    ok = ok && g && kc_call(K.port, "POST", "/v1/citizens/burger-1/grants", b1->token, g, &r) == 201;
-    json_decref(g);
-    kc_resp_free(&r);
-    ok = ok && kc_call(K.port, "GET", path, ptok, NULL, &r) == 200;
-    kc_resp_free(&r);
+    const char *path = RACE_PATH;
+    int ok = race_reader("wijk-race", "g-race", now, now + 86400, &pk, ptok);
     CHECK(ok, "race: a professional with a read grant on plan reads it (200)");
     if (!ok) {
         kluis_keys_free(pk);
         return;
     }
-    int fd = open(flag, O_WRONLY | O_CREAT, 0600);
-    if (fd >= 0)
-        close(fd);
+    touch(flag);
     struct revoke_call rc = {.body = tt_revoke(b1, "rv-race", "g-race", now)};
     pthread_t th;
     pthread_create(&th, NULL, revoke_main, &rc);
@@ -417,6 +433,56 @@ static void test_revoke_race(const char *flag)
     CHECK(kc_call(K.port, "GET", path, ptok, NULL, &r) == 403, "race: the next read is 403");
     kc_resp_free(&r);
     CHECK(read_after_revoke() == 0, "race: burger-1's journal holds no allowed read by wijk-race after the revocation");
+    kluis_keys_free(pk);
+}
+
+/*
+ * A read decided while its grant was valid, whose journal event commits after the grant ran out,
+ * is not answered either (503, the retry gets the 403): no grant was written in between, so the commit-time re-check does not
+ * read the grant again (api/events.c), but it still takes the commit's clock. The citizen's own
+ * entry holds the writer 4 s on the slow disk; the read is decided meanwhile, 1-2 s before the
+ * grant's end, and committed after it.
+ */
+static void test_expiry_race(const char *flag)
+{
+    struct kluis_keys *pk = NULL;
+    char ptok[KC_TOKEN_MAX];
+    struct kc_resp r;
+    const char *path = RACE_PATH;
+    int64_t now = (int64_t)time(NULL), ends = now + 3;
+    int ok = race_reader("wijk-exp", "g-exp", now, ends, &pk, ptok);
+    CHECK(ok, "expiry race: a professional whose read grant ends in 3 s reads plan (200)");
+    if (!ok) {
+        kluis_keys_free(pk);
+        return;
+    }
+    touch(flag);
+    struct slow_call w = {.post = 1, .entry = "e-expiry"};
+    pthread_t th;
+    pthread_create(&th, NULL, slow_call_main, &w);
+    usleep(800 * 1000); /* the entry is written, its commit waits on the slow flush */
+    unlink(flag);
+    int64_t decided = (int64_t)time(NULL);
+    int st = kc_call(K.port, "GET", path, ptok, NULL, &r);
+    int64_t answered = (int64_t)time(NULL);
+    const char *code = json_string_value(json_object_get(r.json, "error"));
+    char why[64];
+    snprintf(why, sizeof why, "%s", code ? code : "");
+    kc_resp_free(&r);
+    pthread_join(th, NULL);
+    printf("# expiry race: entry %d; the read sent %lld s before the grant's end: %d %s, %lld s after it\n",
+           w.status, (long long)(ends - decided), st, why, (long long)(answered - ends));
+    CHECK(w.status == 201, "expiry race: the entry that held the writer is stored (201)");
+    CHECK(decided < ends && answered >= ends,
+          "expiry race: the read was sent before the grant's end and answered after it (the premise)");
+    CHECK(st == 503 && strcmp(why, "journal_unavailable") == 0,
+          "expiry race: the read is refused at its commit, after its grant ended, as docs/protocol.md says: 503 "
+          "journal_unavailable (%d %s)",
+          st, why);
+    CHECK(kc_call(K.port, "GET", path, ptok, NULL, &r) == 403 &&
+              strcmp(json_string_value(json_object_get(r.json, "error")) ?: "", "grant_expired") == 0,
+          "expiry race: the retry is 403 grant_expired");
+    kc_resp_free(&r);
     kluis_keys_free(pk);
 }
 
@@ -539,6 +605,7 @@ int main(void)
         if (shim[0]) {
             test_deferred(flag);
             test_revoke_race(flag);
+            test_expiry_race(flag);
         } else
             printf("ok - # SKIP cannot build the slow-disk shim: no deferred-request test\n");
         CHECK(kd_stop(&K) == 0, "kluisd stops cleanly");

@@ -188,6 +188,32 @@ int main(void)
               bad[i].path, bad[i].status);
         json_decref(p);
     }
+    /* One process at a time (vault_open's flock): the journal's heads and the log's tree live in
+     * the serving kluisd's memory, and a second writer would fork them. */
+    {
+        vault *v2 = NULL;
+        struct jerr err2;
+        kerr e2 = vault_open(&v2, K.vault, &err2);
+        CHECK(e2 == KERR_CONFLICT && !v2 && strstr(err2.msg, "another process"),
+              "vault_open of a vault kluisd serves is refused (%s: %s)", kerr_code(e2), err2.msg);
+        vault_close(v2);
+        char cmd[5200], out[400], msg[512] = "";
+        snprintf(out, sizeof out, "%s/second.err", K.tmp);
+        snprintf(cmd, sizeof cmd, "timeout 20 '%s' serve --dir '%s' --listen 127.0.0.1:%u --web none 2>'%s'",
+                 K.kluisd, K.vault, K.port + 1, out);
+        int rc = system(cmd);
+        FILE *f = fopen(out, "r");
+        if (f) {
+            size_t n = fread(msg, 1, sizeof msg - 1, f);
+            msg[n] = '\0';
+            fclose(f);
+        }
+        CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 1 && strstr(msg, "another process"),
+              "a second kluisd serve on the same vault exits 1 and says why: %s", msg);
+        json_t *j2 = get_json("/v1/health", &st);
+        CHECK(st == 200, "the first kluisd serves on");
+        json_decref(j2);
+    }
     CHECK(kd_stop(&K) == 0, "SIGTERM stops kluisd cleanly (exit 0)");
     json_decref(j);
 
@@ -248,7 +274,7 @@ int main(void)
     CHECK(note2 && n2 == nlen && memcmp(note, note2, nlen) == 0, "the checkpoint survives a restart unchanged");
     free(note2);
     kd_kill9(&K);
-    CHECK(kd_start(&K) == 0, "kluisd starts after kill -9");
+    CHECK(kd_start(&K) == 0, "kluisd starts after kill -9 (its lock on the vault went with it)");
     note2 = get_text("/v1/log/checkpoint", &st, &n2);
     CHECK(note2 && n2 == nlen && memcmp(note, note2, nlen) == 0, "the checkpoint survives kill -9 unchanged");
     free(note2);

@@ -542,6 +542,70 @@ static void test_get_last(const char *dir)
     store_close(st);
 }
 
+/* store_txn_snapshot / store_unchanged_since: what a writer may take over from a reader's snapshot. */
+static void test_unchanged_since(const char *dir)
+{
+    store *st = open_store(dir, key1, 0);
+    store_txn w, r, r2;
+    skey k;
+    if (!st) {
+        CHECK(0, "open for the change marks");
+        return;
+    }
+    key_for(&k, 'g', 1);
+    store_txn_begin(st, &w, false);
+    CHECK(store_txn_snapshot(&w) == 0, "a write transaction has no snapshot (0)");
+    store_put(&w, T_GRANTS, &k, "v1", 2);
+    CHECK(store_txn_commit(&w) == KERR_OK, "a first grant written");
+
+    store_txn_begin(st, &r, true);
+    uint64_t snap = store_txn_snapshot(&r);
+    CHECK(snap > 0, "a read transaction's snapshot is its commit's id (%llu)", (unsigned long long)snap);
+    CHECK(store_unchanged_since(st, T_GRANTS, snap) && store_unchanged_since(st, T_DOSSIER, snap),
+          "nothing written since the snapshot: every table unchanged");
+    CHECK(!store_unchanged_since(st, T_GRANTS, 0) && !store_unchanged_since(st, T_COUNT, snap),
+          "snapshot 0 and a table out of range: never unchanged");
+
+    /* a write to another table leaves GRANTS unchanged */
+    store_txn_begin(st, &w, false);
+    key_for(&k, 'd', 1);
+    store_put(&w, T_DOSSIER, &k, "x", 1);
+    CHECK(!store_unchanged_since(st, T_DOSSIER, snap), "the open write transaction's own put counts at once");
+    CHECK(store_unchanged_since(st, T_GRANTS, snap), "a put in another table leaves this one unchanged");
+    CHECK(store_txn_commit(&w) == KERR_OK, "commit");
+
+    /* a put, then discarded: counted (too much costs a re-read, never a missed change) */
+    store_txn_begin(st, &w, false);
+    key_for(&k, 'g', 2);
+    store_put(&w, T_GRANTS, &k, "v2", 2);
+    store_txn_abort(&w);
+    CHECK(!store_unchanged_since(st, T_GRANTS, snap), "a discarded put counts too");
+
+    /* a delete, committed: changed for the old snapshot, unchanged for one taken after it */
+    store_txn_begin(st, &w, false);
+    key_for(&k, 'g', 1);
+    CHECK(store_del(&w, T_GRANTS, &k) == KERR_OK, "delete the grant");
+    CHECK(store_txn_commit(&w) == KERR_OK, "commit the delete");
+    CHECK(!store_unchanged_since(st, T_GRANTS, snap), "a delete after the snapshot: changed");
+    store_txn_begin(st, &r2, true);
+    uint64_t snap2 = store_txn_snapshot(&r2);
+    CHECK(snap2 > snap && store_unchanged_since(st, T_GRANTS, snap2),
+          "a snapshot that sees the delete: unchanged since it");
+    store_txn_abort(&r2);
+    store_txn_abort(&r);
+    store_close(st);
+
+    /* a reopened store: every snapshot sees what was written before */
+    st = open_store(dir, key1, 0);
+    if (st) {
+        store_txn_begin(st, &r, true);
+        CHECK(store_unchanged_since(st, T_GRANTS, store_txn_snapshot(&r)),
+              "after store_open, a snapshot sees everything written before: unchanged");
+        store_txn_abort(&r);
+        store_close(st);
+    }
+}
+
 int main(void)
 {
     char dir[64];
@@ -565,5 +629,6 @@ int main(void)
     WITH_DIR(test_map_full);
     WITH_DIR(test_markers);
     WITH_DIR(test_get_last);
+    WITH_DIR(test_unchanged_since);
     return TEST_END();
 }
