@@ -20,6 +20,8 @@
 #define TAG_EVENT   ((uint8_t)'T') /* format 3: 'T' || be64(g) */
 #define TAG_STATE   ((uint8_t)'S') /* format 3: 'S' || id16(citizen) */
 #define TAG_META    ((uint8_t)'M') /* format 3: the checkpoint */
+#define TAG_INDEX   ((uint8_t)'X') /* format 3: 'X' || id16('X' || id16 || be64(seq)) → be64(g) */
+#define TAG_INDEXED ((uint8_t)'N') /* format 3: every event up to this g has its 'X' */
 #define TAG_V2      ((uint8_t)'J') /* format 2: 'J' || id16(citizen) || be64(seq) | 0xFF */
 #define TAG_V1      ((uint8_t)'E') /* format 1: 'E' || id_hash(citizen) || be64(seq) | 0xFF */
 #define TAG_V0_HEAD ((uint8_t)'H') /* format 0's head: 'H' || id_hash(citizen) */
@@ -249,10 +251,43 @@ static void state_key(skey *k, const unsigned char id[STORE_IDSHORT])
     skey_bytes(k, id, STORE_IDSHORT);
 }
 
-static void meta_key(skey *k)
+/* The index record of ID's event SEQ: a keyed hash of both, so the key names neither. */
+void journal_index_key(skey *k, const store *st, const unsigned char id[STORE_IDSHORT], uint64_t seq)
 {
+    unsigned char in[1 + STORE_IDSHORT + 8];
+    in[0] = TAG_INDEX;
+    memcpy(in + 1, id, STORE_IDSHORT);
+    store_be64_put(in + 1 + STORE_IDSHORT, seq);
     skey_reset(k);
-    skey_u8(k, TAG_META);
+    skey_u8(k, TAG_INDEX);
+    skey_id16(k, st, in, sizeof in);
+}
+
+/* Record that ID's event SEQ (a multiple of JOURNAL_INDEX_EVERY) has append counter G. */
+static kerr index_put(store_txn *t, store_table tab, const unsigned char id[STORE_IDSHORT], uint64_t seq, uint64_t g)
+{
+    unsigned char rec[8];
+    skey k;
+    journal_index_key(&k, t->st, id, seq);
+    store_be64_put(rec, g);
+    return store_put(t, tab, &k, rec, sizeof rec);
+}
+
+/* The g of ID's event SEQ from its index record; KERR_NOT_FOUND (T healthy) when it has none. */
+static kerr index_get(store_txn *t, store_table tab, const unsigned char id[STORE_IDSHORT], uint64_t seq,
+                      uint64_t *g)
+{
+    unsigned char rec[8];
+    size_t len;
+    skey k;
+    journal_index_key(&k, t->st, id, seq);
+    kerr e = store_get_buf(t, tab, &k, rec, sizeof rec, &len);
+    if (e != KERR_OK)
+        return e;
+    if (len != 8)
+        return store_txn_fail(t, KERR_INTERNAL);
+    *g = store_be64(rec);
+    return KERR_OK;
 }
 
 /* The checkpointed end of the journal of ID ('S'), zero when there is none. */
@@ -293,14 +328,15 @@ static kerr state_put(store_txn *t, store_table tab, const journal_pos *pos)
     return e;
 }
 
-/* The checkpoint's g (0: none yet). */
-static kerr meta_get(store_txn *t, store_table tab, uint64_t *ck)
+/* The g of meta record TAG ('M': the checkpoint, 'N': indexed up to); 0 when there is none. */
+static kerr meta_get(store_txn *t, store_table tab, uint8_t tag, uint64_t *g)
 {
     unsigned char rec[8];
     size_t len;
     skey k;
-    meta_key(&k);
-    *ck = 0;
+    skey_reset(&k);
+    skey_u8(&k, tag);
+    *g = 0;
     kerr e = store_get_buf(t, tab, &k, rec, sizeof rec, &len);
     if (e == KERR_NOT_FOUND)
         return KERR_OK;
@@ -308,17 +344,26 @@ static kerr meta_get(store_txn *t, store_table tab, uint64_t *ck)
         return e;
     if (len != 8)
         return store_txn_fail(t, KERR_INTERNAL);
-    *ck = store_be64(rec);
+    *g = store_be64(rec);
     return KERR_OK;
 }
 
-static kerr meta_put(store_txn *t, store_table tab, uint64_t ck)
+static kerr meta_set(store_txn *t, store_table tab, uint8_t tag, uint64_t g)
 {
     unsigned char rec[8];
     skey k;
-    meta_key(&k);
-    store_be64_put(rec, ck);
+    skey_reset(&k);
+    skey_u8(&k, tag);
+    store_be64_put(rec, g);
     return store_put(t, tab, &k, rec, sizeof rec);
+}
+
+/* The checkpoint CK: 'M', and 'N' with it (every writer of 'M' runs after index_backfill(), and
+ * every event it appends has its 'X'). */
+static kerr meta_put(store_txn *t, store_table tab, uint64_t ck)
+{
+    meta_set(t, tab, TAG_META, ck);
+    return meta_set(t, tab, TAG_INDEXED, ck);
 }
 
 /* The g of the last event, 0 when there is none. */
@@ -521,6 +566,8 @@ kerr journal_append(journal *j, store_txn *t, const char *citizen, const journal
     store_put(t, j->tab, &k, rec, EVHDR + len);
     sodium_memzero(rec, EVHDR + len);
     free(rec);
+    if (next.count % JOURNAL_INDEX_EVERY == 0)
+        index_put(t, j->tab, id, next.count, j->next_g);
     if (t->err != KERR_OK)
         return t->err;
 
@@ -751,9 +798,23 @@ kerr journal_list(journal *j, store_txn *t, const journal_pos *pos, uint64_t aft
         return KERR_OK;
     hi = (uint64_t)limit >= pos->count - after ? pos->count : after + limit;
     cnt = (size_t)(hi - after);
+    /* start from the first indexed event at or after HI that the head is past; events older than
+     * the index (an older kluisd's, until journal_open indexes them) only make the walk longer */
+    journal_pos from = *pos;
+    for (uint64_t k = (hi + JOURNAL_INDEX_EVERY - 1) / JOURNAL_INDEX_EVERY * JOURNAL_INDEX_EVERY;
+         k < pos->count; k += JOURNAL_INDEX_EVERY) {
+        uint64_t g = 0;
+        if ((e = index_get(t, j->tab, pos->id, k, &g)) == KERR_OK) {
+            from.count = k;
+            from.last = g;
+            break;
+        }
+        if (e != KERR_NOT_FOUND)
+            return e;
+    }
     if (!(v = calloc(cnt, sizeof *v)))
         return store_txn_fail(t, KERR_INTERNAL);
-    e = walk(j, t, pos, after, hi, v, &bad);
+    e = walk(j, t, &from, after, hi, v, &bad);
     if (e == KERR_CONFLICT)
         e = store_txn_fail(t, KERR_INTERNAL); /* a link that does not hold: the store is damaged */
     if (e != KERR_OK) {
@@ -873,6 +934,70 @@ static kerr replay(struct journal *j, store_txn *t, uint64_t ck)
     return e != KERR_OK ? e : t->err;
 }
 
+/*
+ * Give the events after 'N' their 'X' records: those an older kluisd (format 3 before the index)
+ * wrote, and after a crash the ones appended since the last checkpoint again (the same records,
+ * at most about JOURNAL_CKPT_EVENTS). BATCH events per transaction, resumable: 'N' follows.
+ * *INDEXED counts the 'X' records written.
+ */
+static kerr index_backfill(store *st, store_table tab, size_t batch, size_t *indexed)
+{
+    struct todo {
+        unsigned char id[STORE_IDSHORT];
+        uint64_t seq, g;
+    } *w = malloc(batch * sizeof *w);
+    *indexed = 0;
+    if (!w)
+        return KERR_INTERNAL;
+    for (;;) {
+        store_txn t;
+        store_iter it;
+        skey prefix, from;
+        uint64_t done = 0, last = 0, upto;
+        size_t scanned = 0, n = 0;
+        store_txn_begin(st, &t, false);
+        if (meta_get(&t, tab, TAG_INDEXED, &done) != KERR_OK || last_g(&t, tab, &last) != KERR_OK || done >= last) {
+            kerr e = t.err;
+            store_txn_abort(&t);
+            free(w);
+            return e;
+        }
+        upto = done;
+        skey_reset(&prefix);
+        skey_u8(&prefix, TAG_EVENT);
+        journal_event_key(&from, done + 1);
+        /* collect first, then write: no cursor open across the puts */
+        for (store_iter_begin(&it, &t, tab, &prefix, &from); scanned < batch && store_iter_next(&it); scanned++) {
+            size_t klen;
+            const unsigned char *key = store_iter_key(&it, &klen);
+            struct evrec r = {0};
+            if (klen != 9 || store_iter_get(&it, &r.val, &r.len) != KERR_OK) {
+                store_txn_fail(&t, KERR_INTERNAL);
+                break;
+            }
+            if (event_split(&t, &r) != KERR_OK)
+                break;
+            upto = store_be64(key + 1);
+            if (r.seq % JOURNAL_INDEX_EVERY == 0) {
+                memcpy(w[n].id, r.val, STORE_IDSHORT);
+                w[n].seq = r.seq;
+                w[n++].g = upto;
+            }
+            store_val_free(r.val, r.len);
+        }
+        store_iter_end(&it);
+        for (size_t i = 0; i < n; i++)
+            index_put(&t, tab, w[i].id, w[i].seq, w[i].g);
+        meta_set(&t, tab, TAG_INDEXED, scanned < batch ? last : upto);
+        kerr e = store_txn_commit(&t);
+        if (e != KERR_OK) {
+            free(w);
+            return e;
+        }
+        *indexed += n;
+    }
+}
+
 kerr journal_open(journal **out, store *st, store_table tab, size_t *moved)
 {
     struct journal *j;
@@ -884,7 +1009,9 @@ kerr journal_open(journal **out, store *st, store_table tab, size_t *moved)
     *out = NULL;
     if (moved)
         *moved = 0;
-    if ((e = migrate_v1(st, tab, MIGRATE_BATCH, &drop)) != KERR_OK)
+    size_t indexed = 0;
+    if ((e = migrate_v1(st, tab, MIGRATE_BATCH, &drop)) != KERR_OK ||
+        (e = index_backfill(st, tab, MIGRATE_BATCH, &indexed)) != KERR_OK)
         return e;
     if (!(j = calloc(1, sizeof *j)))
         return KERR_INTERNAL;
@@ -902,7 +1029,7 @@ kerr journal_open(journal **out, store *st, store_table tab, size_t *moved)
         return KERR_INTERNAL;
     }
     store_txn_begin(st, &t, true);
-    if (meta_get(&t, tab, &ck) == KERR_OK && last_g(&t, tab, &g) == KERR_OK)
+    if (meta_get(&t, tab, TAG_META, &ck) == KERR_OK && last_g(&t, tab, &g) == KERR_OK)
         replay(j, &t, ck);
     e = t.err;
     store_txn_abort(&t);
@@ -1149,7 +1276,7 @@ static kerr migrate_v2_batch(store_txn *t, store_table tab, struct old_rec *r, s
     uint64_t ck, g;
     bool open = false, after_ck;
 
-    if (meta_get(t, tab, &ck) != KERR_OK || last_g(t, tab, &g) != KERR_OK)
+    if (meta_get(t, tab, TAG_META, &ck) != KERR_OK || last_g(t, tab, &g) != KERR_OK)
         return t->err;
     /* Events after the checkpoint whose heads only memory holds: J, from journal_open(), has them
      * (replayed), and 'M' must then stay where it is; without J they are not ours to settle. */
@@ -1189,6 +1316,8 @@ static kerr migrate_v2_batch(store_txn *t, store_table tab, struct old_rec *r, s
             journal_chain(pos.head, pos.head, r[i].val, r[i].len);
             pos.count++;
             pos.last = g;
+            if (pos.count % JOURNAL_INDEX_EVERY == 0)
+                index_put(t, tab, id, pos.count, g);
         } else if (is_head_key(r[i].key, r[i].klen, 1 + STORE_IDSHORT) && r[i].klen == V2_HEAD_KLEN) {
             if (r[i].len != HEADREC_LEN || store_be64(r[i].val) != pos.count ||
                 store_be64(r[i].key + 1 + STORE_IDSHORT) != pos.count ||
@@ -1223,7 +1352,10 @@ kerr journal_migrate(store *st, store_table tab, size_t batch, size_t *moved)
     *moved = 0;
     if (!batch)
         batch = MIGRATE_BATCH;
+    size_t indexed = 0;
     e = migrate_v1(st, tab, batch, &m1);
+    if (e == KERR_OK)
+        e = index_backfill(st, tab, batch, &indexed);
     if (e == KERR_OK)
         e = migrate_v2(NULL, st, tab, batch, &m2);
     *moved = m2 + m1; /* each record of format 0 or 1 went on to format 3, but the dropped heads */

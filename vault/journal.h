@@ -18,6 +18,10 @@
  *   'S' || id16(citizen) →  be64(count) || head || be64(g of the citizen's last event)      (48 bytes)
  *   'M'              →  be64(checkpoint g): every event up to it is reflected in the 'S' records
  *                       (it may name a g never stored: one of a batch that failed)
+ *   'X' || id16('X' || id16(citizen) || be64(seq))  →  be64(g), for every seq that is a multiple
+ *                       of JOURNAL_INDEX_EVERY: where a page of the journal starts its walk back
+ *   'N'              →  be64(g): every event up to it has its 'X' record (events written before
+ *                       the index existed get theirs in journal_open())
  * g is a vault-wide append counter, so an append writes at the right edge of one B-tree: a group
  * commit of many audited reads dirties a few neighbouring pages, whatever the number of citizens
  * (docs/performance.md, "Fifth pass"). The heads changed since they were last written to 'S' live
@@ -26,7 +30,9 @@
  * them to 'S' in each of the next 256 batches and 'M' with the last, so no batch carries the whole
  * checkpoint. journal_open() rebuilds the heads after a crash from the events after 'M' (at
  * most about JOURNAL_CKPT_EVENTS). A citizen's events are found by following the prev links back
- * from the head.
+ * from the head, or from the nearest 'X' record at or after the page wanted: the key hashes the
+ * citizen's id16 with the seq, so 'X' keys tell nobody without the storage key whose they are or
+ * how long anyone's journal is.
  * Vaults written before keep format 2 ('J' || id16 || be64(seq), head after the events), format 1
  * ('E' || id_hash ...) or format 0's head ('H' || id_hash); journal_open() moves them first.
  *
@@ -92,6 +98,7 @@ typedef struct journal journal;
 #define JOURNAL_CKPT_HEADS 131072u   /**< heads in memory that start a checkpoint round */
 #define JOURNAL_CKPT_EVENTS 262144u  /**< events since the last round began that do (bounds the
                                           replay of journal_open) */
+#define JOURNAL_INDEX_EVERY 64u      /**< every this many events of a citizen, one 'X' record */
 
 /** Where a citizen's journal ends: what journal_read_begin() gives to journal_list(). */
 typedef struct journal_pos {
@@ -170,7 +177,9 @@ kerr journal_read_begin(journal *j, const char *citizen, store_txn *t, journal_p
 
 /**
  * @brief Up to LIMIT events with seq > AFTER of the journal that ends at POS, in seq order. Walks
- *        the links back from POS: costs one record read per event after AFTER.
+ *        the links back from the first indexed event at or after the page's last seq ('X'), else
+ *        from POS: a page costs LIMIT + at most JOURNAL_INDEX_EVERY - 1 record reads, wherever it
+ *        is in the journal.
  * @param[out] out  malloc'd array of *N entries (NULL when *N is 0); free with journal_entries_free().
  * @return KERR_OK (possibly with *N == 0); KERR_INTERNAL when a link does not lead to the event it
  *         should (T poisoned); or T's error.
@@ -198,6 +207,12 @@ kerr journal_verify(journal *j, const char *citizen, uint64_t *bad_seq);
  *        must name one stored event.
  */
 void journal_event_key(skey *k, uint64_t g);
+
+/**
+ * @brief The key of the index record of event SEQ of the citizen whose id16 is ID (the layout
+ *        above; a multiple of JOURNAL_INDEX_EVERY has one): for tests and tools.
+ */
+void journal_index_key(skey *k, const store *st, const unsigned char id[STORE_IDSHORT], uint64_t seq);
 
 /**
  * @brief Move every journal record of an older layout (format 0, 1 or 2) in table TAB of ST to

@@ -1993,6 +1993,169 @@ static void test_flush(const char *dir)
     store_close(st);
 }
 
+/* One page of CITIZEN's committed journal: KERR_OK with seq AFTER+1.. in order, else the error. */
+static kerr page_of(journal *j, const char *citizen, uint64_t after, size_t limit, size_t *n)
+{
+    store_txn t;
+    journal_pos pos;
+    journal_entry *e = NULL;
+    kerr r = journal_read_begin(j, citizen, &t, &pos);
+    *n = 0;
+    if (r == KERR_OK)
+        r = journal_list(j, &t, &pos, after, limit, &e, n);
+    for (size_t i = 0; r == KERR_OK && i < *n; i++)
+        if (e[i].seq != after + 1 + i)
+            r = KERR_CONFLICT;
+    journal_entries_free(e, *n);
+    store_txn_abort(&t);
+    return r;
+}
+
+/* The 'X' record of CITIZEN's event SEQ: its key in *K; 1 and *G when present. */
+static int x_get(store *st, const char *citizen, uint64_t seq, skey *k, uint64_t *g)
+{
+    store_txn t;
+    unsigned char id[STORE_IDSHORT], v[8];
+    size_t len = 0;
+    id16_of(st, citizen, id);
+    journal_index_key(k, st, id, seq);
+    store_txn_begin(st, &t, true);
+    int ok = store_get_buf(&t, T_JOURNAL, k, v, sizeof v, &len) == KERR_OK && len == 8;
+    store_txn_abort(&t);
+    if (ok)
+        *g = store_be64(v);
+    return ok;
+}
+
+/* Delete every key that starts with TAG (an older kluisd's vault: no 'X', no 'N'). */
+static kerr del_tag(store *st, uint8_t tag)
+{
+    store_txn t;
+    store_iter it;
+    skey p, *ks = NULL;
+    size_t n = 0;
+    skey_reset(&p);
+    skey_u8(&p, tag);
+    store_txn_begin(st, &t, false);
+    for (store_iter_begin(&it, &t, T_JOURNAL, &p, NULL); store_iter_next(&it); n++) {
+        size_t kl;
+        const unsigned char *kb = store_iter_key(&it, &kl);
+        if (!(ks = realloc(ks, (n + 1) * sizeof *ks)))
+            exit(2);
+        skey_reset(&ks[n]);
+        skey_bytes(&ks[n], kb, kl);
+    }
+    store_iter_end(&it);
+    for (size_t i = 0; i < n; i++)
+        store_del(&t, T_JOURNAL, &ks[i]);
+    free(ks);
+    return store_txn_commit(&t);
+}
+
+/*
+ * The index: every 64th event of a citizen has an 'X' record, so a page walks from the nearest one
+ * after it and costs its own events wherever it is (shown by an event far after the page that is
+ * gone, and a page that does reach it); a wrong 'X' is caught, never served; 'X' keys name nobody;
+ * journal_open indexes the events an older kluisd left without.
+ */
+static void test_index(const char *dir)
+{
+    store *st = open_store(dir);
+    journal *j;
+    model a = {.citizen = "burger-0001", .base = 1790000000};
+    model b = {.citizen = "burger-0002", .base = 1791000000};
+    store_txn t;
+    size_t n = 0;
+    int ok = 1;
+    if (!st || !(j = open_or_close(st, "index: journal_open")))
+        return;
+    for (int batch = 0; batch < 20 && ok; batch++) {
+        store_txn_begin(st, &t, false);
+        for (int i = 0; i < 50 && ok; i++) {
+            ok &= m_add(j, &t, &a);
+            if (i % 7 == 0)
+                ok &= m_add(j, &t, &b);
+        }
+        ok &= finish(j, &t) == KERR_OK;
+    }
+    size_t want = (size_t)(a.count / JOURNAL_INDEX_EVERY + b.count / JOURNAL_INDEX_EVERY);
+    CHECK(ok && a.count == 1000 && b.count == 160, "index: 1000 and 160 events appended, interleaved");
+    CHECK(keys_with(st, 'X') == want, "index: one 'X' record per %u events of a citizen (%zu, want %zu)",
+          JOURNAL_INDEX_EVERY, keys_with(st, 'X'), want);
+    {
+        skey k;
+        uint64_t g = 0;
+        unsigned char ida[STORE_IDSHORT];
+        id16_of(st, a.citizen, ida);
+        CHECK(x_get(st, a.citizen, 640, &k, &g) && g == g_of(st, a.citizen, 640) && k.len == 1 + STORE_IDSHORT &&
+                  memcmp(k.b + 1, ida, STORE_IDSHORT) != 0 && !x_get(st, a.citizen, 641, &k, &g) &&
+                  !x_get(st, a.citizen, 1024, &k, &g),
+          "index: 'X' of seq 640 names its g under a key that is not the citizen's id16; none for 641 or 1024");
+    }
+    CHECK(m_is(j, &a, 7) && m_is(j, &b, 100) && m_is(j, &a, 1000),
+          "index: pages of 7, 100 and 1000 give both journals whole, in order, and they verify");
+
+    /* event 500 of a gone: pages that end before 448 never reach it */
+    skey k500;
+    saved sv;
+    journal_event_key(&k500, g_of(st, a.citizen, 500));
+    save(st, &k500, &sv);
+    CHECK(sv.v && del_key(st, &k500) == KERR_OK, "index: event 500 of burger-0001 deleted");
+    CHECK(page_of(j, a.citizen, 0, 10, &n) == KERR_OK && n == 10 && page_of(j, a.citizen, 100, 28, &n) == KERR_OK &&
+              n == 28 && page_of(j, a.citizen, 380, 68, &n) == KERR_OK && n == 68,
+          "index: pages 1-10, 101-128 and 381-448 walk from 'X' 64, 128 and 448: event 500 is not on their way");
+    CHECK(page_of(j, a.citizen, 490, 5, &n) == KERR_INTERNAL && page_of(j, a.citizen, 449, 1, &n) == KERR_INTERNAL,
+          "index: pages 491-495 and 450 walk from 'X' 512 through 500: refused (internal), not served short");
+    CHECK(restore(st, &sv) == KERR_OK && page_of(j, a.citizen, 490, 5, &n) == KERR_OK && n == 5,
+          "index: event 500 put back, page 491-495 is served");
+
+    /* a wrong 'X' (seq 64 → the g of seq 63) is caught */
+    skey kx;
+    uint64_t g64 = 0;
+    saved sx;
+    x_get(st, a.citizen, 64, &kx, &g64);
+    save(st, &kx, &sx);
+    {
+        unsigned char v[8];
+        store_be64_put(v, g_of(st, a.citizen, 63));
+        store_txn_begin(st, &t, false);
+        store_put(&t, T_JOURNAL, &kx, v, 8);
+        ok = store_txn_commit(&t) == KERR_OK;
+    }
+    CHECK(ok && page_of(j, a.citizen, 0, 50, &n) == KERR_INTERNAL,
+          "index: an 'X' that leads to another event is refused (internal), never served as the page");
+    CHECK(restore(st, &sx) == KERR_OK && page_of(j, a.citizen, 0, 50, &n) == KERR_OK && n == 50,
+          "index: the right 'X' put back, the page is served");
+    journal_close(j);
+
+    /* as an older kluisd left it: no 'X', no 'N'; journal_open gives every event its 'X' again */
+    CHECK(del_tag(st, 'X') == KERR_OK && del_tag(st, 'N') == KERR_OK && keys_with(st, 'X') == 0,
+          "index: every 'X' and 'N' deleted");
+    j = open_or_close(st, "index: journal_open on a journal without index");
+    if (!j)
+        return;
+    {
+        skey k;
+        uint64_t g = 0, nn = 0;
+        unsigned char v[8];
+        size_t len = 0;
+        skey_reset(&k);
+        skey_u8(&k, 'N');
+        store_txn_begin(st, &t, true);
+        int has_n = store_get_buf(&t, T_JOURNAL, &k, v, sizeof v, &len) == KERR_OK && len == 8;
+        store_txn_abort(&t);
+        if (has_n)
+            nn = store_be64(v);
+        CHECK(keys_with(st, 'X') == want && x_get(st, a.citizen, 640, &k, &g) && g == g_of(st, a.citizen, 640) &&
+                  has_n && nn == max_g(st),
+              "index: journal_open wrote the %zu 'X' records again and 'N' = the last g", want);
+    }
+    CHECK(del_key(st, &k500) == KERR_OK && page_of(j, a.citizen, 0, 10, &n) == KERR_OK && n == 10,
+          "index: with event 500 gone again, page 1-10 is served from the rebuilt index");
+    journal_close(j);
+    store_close(st);
+}
+
 static void run(const char *what, void (*fn)(const char *))
 {
     char dir[64];
@@ -2019,6 +2182,7 @@ int main(void)
     run("replay and tampering", test_replay_tamper);
     run("checkpoint", test_checkpoint);
     run("flush", test_flush);
+    run("index", test_index);
     run("migration", test_migrate);
     run("migration resumed", test_migrate_resume);
     run("migration refusals", test_migrate_refusals);
