@@ -124,13 +124,10 @@ kerr api_access_check_txn(vault *v, store_txn *tp, const struct caller *c, const
         str_copy(out->basis_text, sizeof out->basis_text, d.basis_text);
         if (d.basis != BASIS_OWN && d.ref)
             str_copy(out->ref, sizeof out->ref, d.ref);
-        for (size_t i = 0; d.basis == BASIS_GRANT && d.ref && i < gv.n; i++) {
-            if (strcmp(gv.v[i].id, d.ref) == 0) {
-                out->not_before = gv.v[i].not_before;
-                out->expires = gv.v[i].expires;
-                out->snapshot = store_txn_snapshot(tp);
-                break;
-            }
+        if (d.grant) {
+            out->not_before = d.grant->not_before;
+            out->expires = d.grant->expires;
+            out->snapshot = store_txn_snapshot(tp);
         }
     } else if (ref && d.ref) {
         str_copy(ref, 64, d.ref);

@@ -182,6 +182,7 @@ static kerr decided(struct policy_decision *out, kerr code, enum policy_basis ba
     out->code = code;
     out->basis = basis;
     out->ref = ref;
+    out->grant = NULL;
     out->basis_text[0] = '\0';
     if (basis == BASIS_OWN)
         snprintf(out->basis_text, sizeof out->basis_text, "own");
@@ -234,8 +235,11 @@ kerr policy_access_decide(const struct charter *c, const struct policy_principal
         if (!allow || newer(g, allow))
             allow = g;
     }
-    if (allow)
-        return decided(out, KERR_OK, BASIS_GRANT, allow->id);
+    if (allow) {
+        decided(out, KERR_OK, BASIS_GRANT, allow->id);
+        out->grant = allow;
+        return KERR_OK;
+    }
 
     /* 5: an active override covering the section; beneficiaries are professionals only. */
     if (caller->role == KROLE_PROFESSIONAL) {

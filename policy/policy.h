@@ -112,6 +112,7 @@ struct policy_decision {
     const char *ref;          /* grant or override id of the basis (borrowed from the input); on a
                                  refusal by grant state, the grant whose state is reported; else NULL */
     char basis_text[80];      /* "own", "<grant id>" or "override:<id>"; "" when refused */
+    const struct policy_grant *grant; /* BASIS_GRANT: the allowing grant (borrowed); else NULL */
 };
 
 /**

@@ -263,31 +263,45 @@ void journal_index_key(skey *k, const store *st, const unsigned char id[STORE_ID
     skey_id16(k, st, in, sizeof in);
 }
 
-/* Record that ID's event SEQ (a multiple of JOURNAL_INDEX_EVERY) has append counter G. */
-static kerr index_put(store_txn *t, store_table tab, const unsigned char id[STORE_IDSHORT], uint64_t seq, uint64_t g)
+/* The 8-byte record K (a meta or an index record) into *V; KERR_NOT_FOUND (T healthy) when absent. */
+static kerr u64_get(store_txn *t, store_table tab, const skey *k, uint64_t *v)
 {
     unsigned char rec[8];
+    size_t len;
+    kerr e = store_get_buf(t, tab, k, rec, sizeof rec, &len);
+    if (e != KERR_OK)
+        return e;
+    if (len != 8)
+        return store_txn_fail(t, KERR_INTERNAL);
+    *v = store_be64(rec);
+    return KERR_OK;
+}
+
+static kerr u64_put(store_txn *t, store_table tab, const skey *k, uint64_t v)
+{
+    unsigned char rec[8];
+    store_be64_put(rec, v);
+    return store_put(t, tab, k, rec, sizeof rec);
+}
+
+/* Event SEQ of ID was appended with counter G: its index record when SEQ is a multiple of
+ * JOURNAL_INDEX_EVERY, else nothing. */
+static kerr index_put(store_txn *t, store_table tab, const unsigned char id[STORE_IDSHORT], uint64_t seq, uint64_t g)
+{
     skey k;
+    if (seq % JOURNAL_INDEX_EVERY != 0)
+        return t->err;
     journal_index_key(&k, t->st, id, seq);
-    store_be64_put(rec, g);
-    return store_put(t, tab, &k, rec, sizeof rec);
+    return u64_put(t, tab, &k, g);
 }
 
 /* The g of ID's event SEQ from its index record; KERR_NOT_FOUND (T healthy) when it has none. */
 static kerr index_get(store_txn *t, store_table tab, const unsigned char id[STORE_IDSHORT], uint64_t seq,
                       uint64_t *g)
 {
-    unsigned char rec[8];
-    size_t len;
     skey k;
     journal_index_key(&k, t->st, id, seq);
-    kerr e = store_get_buf(t, tab, &k, rec, sizeof rec, &len);
-    if (e != KERR_OK)
-        return e;
-    if (len != 8)
-        return store_txn_fail(t, KERR_INTERNAL);
-    *g = store_be64(rec);
-    return KERR_OK;
+    return u64_get(t, tab, &k, g);
 }
 
 /* The checkpointed end of the journal of ID ('S'), zero when there is none. */
@@ -331,31 +345,20 @@ static kerr state_put(store_txn *t, store_table tab, const journal_pos *pos)
 /* The g of meta record TAG ('M': the checkpoint, 'N': indexed up to); 0 when there is none. */
 static kerr meta_get(store_txn *t, store_table tab, uint8_t tag, uint64_t *g)
 {
-    unsigned char rec[8];
-    size_t len;
     skey k;
     skey_reset(&k);
     skey_u8(&k, tag);
     *g = 0;
-    kerr e = store_get_buf(t, tab, &k, rec, sizeof rec, &len);
-    if (e == KERR_NOT_FOUND)
-        return KERR_OK;
-    if (e != KERR_OK)
-        return e;
-    if (len != 8)
-        return store_txn_fail(t, KERR_INTERNAL);
-    *g = store_be64(rec);
-    return KERR_OK;
+    kerr e = u64_get(t, tab, &k, g);
+    return e == KERR_NOT_FOUND ? KERR_OK : e;
 }
 
 static kerr meta_set(store_txn *t, store_table tab, uint8_t tag, uint64_t g)
 {
-    unsigned char rec[8];
     skey k;
     skey_reset(&k);
     skey_u8(&k, tag);
-    store_be64_put(rec, g);
-    return store_put(t, tab, &k, rec, sizeof rec);
+    return u64_put(t, tab, &k, g);
 }
 
 /* The checkpoint CK: 'M', and 'N' with it (every writer of 'M' runs after index_backfill(), and
@@ -566,8 +569,7 @@ kerr journal_append(journal *j, store_txn *t, const char *citizen, const journal
     store_put(t, j->tab, &k, rec, EVHDR + len);
     sodium_memzero(rec, EVHDR + len);
     free(rec);
-    if (next.count % JOURNAL_INDEX_EVERY == 0)
-        index_put(t, j->tab, id, next.count, j->next_g);
+    index_put(t, j->tab, id, next.count, j->next_g);
     if (t->err != KERR_OK)
         return t->err;
 
@@ -798,19 +800,17 @@ kerr journal_list(journal *j, store_txn *t, const journal_pos *pos, uint64_t aft
         return KERR_OK;
     hi = (uint64_t)limit >= pos->count - after ? pos->count : after + limit;
     cnt = (size_t)(hi - after);
-    /* start from the first indexed event at or after HI that the head is past; events older than
-     * the index (an older kluisd's, until journal_open indexes them) only make the walk longer */
+    /* start from the first indexed event at or after HI when the head is past it (journal_open
+     * indexed every event before this process's; without its record, from the head: longer) */
     journal_pos from = *pos;
-    for (uint64_t k = (hi + JOURNAL_INDEX_EVERY - 1) / JOURNAL_INDEX_EVERY * JOURNAL_INDEX_EVERY;
-         k < pos->count; k += JOURNAL_INDEX_EVERY) {
-        uint64_t g = 0;
+    uint64_t k = (hi + JOURNAL_INDEX_EVERY - 1) / JOURNAL_INDEX_EVERY * JOURNAL_INDEX_EVERY, g = 0;
+    if (k < pos->count) {
         if ((e = index_get(t, j->tab, pos->id, k, &g)) == KERR_OK) {
             from.count = k;
             from.last = g;
-            break;
-        }
-        if (e != KERR_NOT_FOUND)
+        } else if (e != KERR_NOT_FOUND) {
             return e;
+        }
     }
     if (!(v = calloc(cnt, sizeof *v)))
         return store_txn_fail(t, KERR_INTERNAL);
@@ -938,15 +938,13 @@ static kerr replay(struct journal *j, store_txn *t, uint64_t ck)
  * Give the events after 'N' their 'X' records: those an older kluisd (format 3 before the index)
  * wrote, and after a crash the ones appended since the last checkpoint again (the same records,
  * at most about JOURNAL_CKPT_EVENTS). BATCH events per transaction, resumable: 'N' follows.
- * *INDEXED counts the 'X' records written.
  */
-static kerr index_backfill(store *st, store_table tab, size_t batch, size_t *indexed)
+static kerr index_backfill(store *st, store_table tab, size_t batch)
 {
     struct todo {
         unsigned char id[STORE_IDSHORT];
         uint64_t seq, g;
     } *w = malloc(batch * sizeof *w);
-    *indexed = 0;
     if (!w)
         return KERR_INTERNAL;
     for (;;) {
@@ -978,7 +976,7 @@ static kerr index_backfill(store *st, store_table tab, size_t batch, size_t *ind
             if (event_split(&t, &r) != KERR_OK)
                 break;
             upto = store_be64(key + 1);
-            if (r.seq % JOURNAL_INDEX_EVERY == 0) {
+            if (r.seq % JOURNAL_INDEX_EVERY == 0) { /* only those: the batch's list stays short */
                 memcpy(w[n].id, r.val, STORE_IDSHORT);
                 w[n].seq = r.seq;
                 w[n++].g = upto;
@@ -994,7 +992,6 @@ static kerr index_backfill(store *st, store_table tab, size_t batch, size_t *ind
             free(w);
             return e;
         }
-        *indexed += n;
     }
 }
 
@@ -1009,9 +1006,8 @@ kerr journal_open(journal **out, store *st, store_table tab, size_t *moved)
     *out = NULL;
     if (moved)
         *moved = 0;
-    size_t indexed = 0;
     if ((e = migrate_v1(st, tab, MIGRATE_BATCH, &drop)) != KERR_OK ||
-        (e = index_backfill(st, tab, MIGRATE_BATCH, &indexed)) != KERR_OK)
+        (e = index_backfill(st, tab, MIGRATE_BATCH)) != KERR_OK)
         return e;
     if (!(j = calloc(1, sizeof *j)))
         return KERR_INTERNAL;
@@ -1316,8 +1312,7 @@ static kerr migrate_v2_batch(store_txn *t, store_table tab, struct old_rec *r, s
             journal_chain(pos.head, pos.head, r[i].val, r[i].len);
             pos.count++;
             pos.last = g;
-            if (pos.count % JOURNAL_INDEX_EVERY == 0)
-                index_put(t, tab, id, pos.count, g);
+            index_put(t, tab, id, pos.count, g);
         } else if (is_head_key(r[i].key, r[i].klen, 1 + STORE_IDSHORT) && r[i].klen == V2_HEAD_KLEN) {
             if (r[i].len != HEADREC_LEN || store_be64(r[i].val) != pos.count ||
                 store_be64(r[i].key + 1 + STORE_IDSHORT) != pos.count ||
@@ -1352,10 +1347,9 @@ kerr journal_migrate(store *st, store_table tab, size_t batch, size_t *moved)
     *moved = 0;
     if (!batch)
         batch = MIGRATE_BATCH;
-    size_t indexed = 0;
     e = migrate_v1(st, tab, batch, &m1);
     if (e == KERR_OK)
-        e = index_backfill(st, tab, batch, &indexed);
+        e = index_backfill(st, tab, batch);
     if (e == KERR_OK)
         e = migrate_v2(NULL, st, tab, batch, &m2);
     *moved = m2 + m1; /* each record of format 0 or 1 went on to format 3, but the dropped heads */

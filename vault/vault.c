@@ -511,13 +511,15 @@ kerr vault_open_with(vault **out, const char *dir, const struct vault_open_opts 
     vault *v = vault_alloc(dir);
     if (!v)
         return KERR_INTERNAL;
+    kerr e = take_lock(v, path, err);
+    if (e != KERR_OK) {
+        vault_close(v);
+        return e;
+    }
     unsigned char *storage_key = secret_new(STORAGE_KEY_BYTES), *log_seed = secret_new(32),
                   *log_sk = secret_new(crypto_sign_SECRETKEYBYTES);
-    kerr e = take_lock(v, path, err);
-    if (e == KERR_OK && !(storage_key && log_seed && log_sk))
-        e = KERR_INTERNAL;
-    if (e == KERR_OK) {
-        e = KERR_INTERNAL;
+    e = KERR_INTERNAL;
+    if (storage_key && log_seed && log_sk) {
         unsigned char pk[32];
         if (key_read(dir, "storage", storage_key, STORAGE_KEY_BYTES) != 0 || key_read(dir, "log", log_seed, 32) != 0 ||
             key_read(dir, "gate", v->gate_sk, crypto_box_SECRETKEYBYTES) != 0) {

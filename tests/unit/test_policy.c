@@ -289,10 +289,14 @@ static void test_access(const struct charter *c)
         kerr k = policy_access_decide(c, &caller, "burger-1", rows[i].section, rows[i].write, ng ? gs : NULL, ng,
                                       no ? os : NULL, no, rows[i].now, &d);
         int ok = k == rows[i].code && d.code == k;
+        /* an allowing grant is handed back too: one of the inputs, the one the basis names */
+        int grant_ok = d.basis == BASIS_GRANT
+                           ? d.grant && d.grant >= gs && d.grant < gs + ng && strcmp(d.grant->id, d.ref) == 0
+                           : d.grant == NULL;
         if (k == KERR_OK)
-            ok = ok && d.basis != BASIS_NONE && strcmp(d.basis_text, rows[i].basis) == 0;
+            ok = ok && d.basis != BASIS_NONE && strcmp(d.basis_text, rows[i].basis) == 0 && grant_ok;
         else
-            ok = ok && d.basis == BASIS_NONE && d.basis_text[0] == '\0' &&
+            ok = ok && d.basis == BASIS_NONE && d.basis_text[0] == '\0' && grant_ok &&
                  (rows[i].basis ? d.ref && strcmp(d.ref, rows[i].basis) == 0 : d.ref == NULL);
         CHECK(ok, "access: %s (got %s, basis '%s')", rows[i].what, kerr_code(k),
               k == KERR_OK ? d.basis_text : (d.ref ? d.ref : "-"));
