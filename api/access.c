@@ -73,6 +73,9 @@ kerr api_access_check_txn(vault *v, store_txn *tp, const struct caller *c, const
      * (api_authenticate), and a grant only once its citizen, enrolled, signed it. The grants of an
      * unknown citizen are none, so reading them first changes no decision. */
     kerr e = grant_views_for(tp, v->tab, c->id, citizen, NULL, &gv);
+    for (size_t i = 0; e == KERR_OK && i < gv.n && out->expired.n < ACCESS_EXPIRED_MAX; i++)
+        if (policy_grant_state(&gv.v[i], now) == GRANT_EXPIRED)
+            str_copy(out->expired.id[out->expired.n++], sizeof out->expired.id[0], gv.v[i].id);
     if (e == KERR_OK && (gv.n > 0 || (c->role == KROLE_CITIZEN && strcmp(c->id, citizen) == 0))) {
         known = 1;
     } else if (e == KERR_OK) {
@@ -137,6 +140,25 @@ kerr api_access_check_txn(vault *v, store_txn *tp, const struct caller *c, const
     return e;
 }
 
+void api_expired_merge(struct access_expired *dst, const struct access_expired *src)
+{
+    for (unsigned i = 0; i < src->n && dst->n < ACCESS_EXPIRED_MAX; i++) {
+        int seen = 0;
+        for (unsigned j = 0; j < dst->n && !seen; j++)
+            seen = strcmp(dst->id[j], src->id[i]) == 0;
+        if (!seen)
+            str_copy(dst->id[dst->n++], sizeof dst->id[0], src->id[i]);
+    }
+}
+
+kerr api_end_expired(vault *v, store_txn *t, const char *grantee, const char *citizen,
+                     const struct access_expired *x, int64_t now)
+{
+    for (unsigned i = 0; i < x->n && t->err == KERR_OK; i++)
+        grant_end_expired(t, v->tab, grantee, citizen, x->id[i], now);
+    return t->err;
+}
+
 void api_journal_event(journal_event *ev, const struct caller *c, const char *remote, int64_t now,
                        const char *action, const char *section, const char *basis, const char *result)
 {
@@ -165,6 +187,7 @@ struct denial {
     const char *role;
     const char *action;
     int64_t now;
+    struct access_expired expired;
 };
 
 static kerr denial_apply(store_txn *t, void *arg)
@@ -174,7 +197,9 @@ static kerr denial_apply(store_txn *t, void *arg)
         .time = d->now, .actor = d->actor, .actor_role = d->role, .organisation = d->organisation,
         .action = d->action, .section = d->section, .basis = d->basis, .result = d->result, .remote = d->remote,
     };
-    return journal_append(d->v->journal, t, d->citizen, &ev, NULL, NULL);
+    if (journal_append(d->v->journal, t, d->citizen, &ev, NULL, NULL) != KERR_OK)
+        return t->err;
+    return api_end_expired(d->v, t, d->actor, d->citizen, &d->expired, d->now);
 }
 
 int api_access(struct request *r, vault *v, const struct caller *c, const char *citizen, const char *section,
@@ -223,6 +248,7 @@ int api_access_txn(struct request *r, vault *v, store_txn *t, const struct calle
     str_copy(d->actor, sizeof d->actor, c->id);
     str_copy(d->organisation, sizeof d->organisation, c->organisation);
     str_copy(d->remote, sizeof d->remote, r->remote);
+    d->expired = out->expired;
     api_commit_error(r, v, denial_apply, d, free, e, NULL, KERR_JOURNAL_UNAVAILABLE);
     return -1;
 }

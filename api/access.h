@@ -25,6 +25,19 @@
 #include "vault/journal.h"
 #include "vault/vault.h"
 
+#define ACCESS_EXPIRED_MAX 4u /**< expired grants one decision hands on to be moved out of the index */
+
+/**
+ * The expired grants a decision met among the grants in force. Every decision between the same
+ * caller and citizen reads them until they leave that index, so the operation that journals the
+ * decision moves them, in its own commit, to the table of ended grants (api_end_expired(),
+ * vault/grant.h grant_end_expired()). Decisions name the same reasons after the move.
+ */
+struct access_expired {
+    unsigned n;                     /* ids in ID (the rest wait for a later decision) */
+    char id[ACCESS_EXPIRED_MAX][64];
+};
+
 /** What allowed an access, for the journal event of the read or write that follows. */
 struct access_result {
     enum policy_basis basis; /* BASIS_OWN, BASIS_GRANT or BASIS_OVERRIDE                          */
@@ -36,13 +49,15 @@ struct access_result {
     int64_t not_before;
     int64_t expires;
     uint64_t snapshot;
+    struct access_expired expired; /* set whatever the outcome, refusals included */
 };
 
 /**
  * @brief Decide, without journaling or answering, whether caller C may read (or, WANT_WRITE, write)
  *        SECTION of CITIZEN's dossier at NOW. For callers that must look at several sections at
  *        once (GET /citizens/{c}/dossier lists only what is open to the caller).
- * @param[out] out            filled when allowed; zeroed otherwise.
+ * @param[out] out            filled when allowed; otherwise zeroed but for OUT->expired, which
+ *                            is set either way.
  * @param[out] citizen_known  may be NULL; set to 1 when CITIZEN is an enrolled citizen, else 0.
  * @param[out] ref            may be NULL; on a refusal by grant state, the id of the grant whose
  *                            state is reported (64 bytes), else "".
@@ -87,6 +102,17 @@ int api_access(struct request *r, vault *v, const struct caller *c, const char *
  */
 int api_access_txn(struct request *r, vault *v, store_txn *t, const struct caller *c, const char *citizen,
                    const char *section, int want_write, struct access_result *out) __attribute__((warn_unused_result));
+
+/** @brief Add the ids of SRC to DST, each once, up to ACCESS_EXPIRED_MAX. */
+void api_expired_merge(struct access_expired *dst, const struct access_expired *src);
+
+/**
+ * @brief On the committer, in T: grant_end_expired() at NOW for each grant of X (to GRANTEE, of
+ *        CITIZEN). Called by the apply that journals the decision, after its event.
+ * @return T's error after the calls (KERR_OK when there was nothing to move).
+ */
+kerr api_end_expired(vault *v, store_txn *t, const char *grantee, const char *citizen,
+                     const struct access_expired *x, int64_t now);
 
 /**
  * @brief Fill EV (borrowing every string) for an action of C on a dossier: time NOW, actor, role and

@@ -161,6 +161,9 @@ void handle_dossier_get(struct request *r)
             snprintf(ref, sizeof ref, "%s", r_ref);
         }
     }
+    struct access_expired expired = {0}; /* met by any of the decisions: moved after the event */
+    for (size_t i = 0; i < (n ? n : 1); i++)
+        api_expired_merge(&expired, &acc[i].expired);
     if (n_open == 0) {
         free(si), free(acc), free(open);
         if (refusal == KERR_OK)
@@ -172,6 +175,8 @@ void handle_dossier_get(struct request *r)
         char result[96];
         snprintf(result, sizeof result, "denied:%s", kerr_code(refusal));
         struct event_op *op = event_op_new(v, &c, r->remote, citizen, "read", NULL, ref, result, now, 0);
+        if (op)
+            event_op_expired(op, &expired);
         if (!op)
             api_reply_error(r, KERR_INTERNAL, NULL);
         else
@@ -230,6 +235,7 @@ void handle_dossier_get(struct request *r)
         api_reply_error(r, KERR_INTERNAL, NULL);
         return;
     }
+    event_op_expired(op, &expired);
     size_t g = 0;
     for (size_t i = 0; i < n; i++) {
         if (!open[i] || acc[i].basis == BASIS_OWN)

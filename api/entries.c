@@ -227,6 +227,7 @@ void handle_entries_list(struct request *r)
         return;
     }
     event_op_rely(op, 0, &acc);
+    event_op_expired(op, &acc.expired);
     api_commit_prepared(r, v, event_apply, op, free, reply, KERR_JOURNAL_UNAVAILABLE);
 }
 
@@ -319,7 +320,8 @@ static kerr write_apply(store_txn *t, void *arg)
         return t->err;
     journal_event ev;
     api_journal_event(&ev, &op->c, op->remote, op->now, "write", op->section, op->acc.basis_text, "allowed");
-    if (journal_append(v->journal, t, op->citizen, &ev, NULL, NULL) != KERR_OK)
+    if (journal_append(v->journal, t, op->citizen, &ev, NULL, NULL) != KERR_OK ||
+        api_end_expired(v, t, op->c.id, op->citizen, &op->acc.expired, op->now) != KERR_OK)
         return t->err;
     if (json_object_set_new(op->reply, "seq", json_integer((json_int_t)rec.seq)) != 0)
         return store_txn_fail(t, KERR_INTERNAL);

@@ -35,6 +35,7 @@ struct event_op {
     char result[96];
     const char *role;      /* static */
     int64_t now;
+    struct access_expired expired; /* moved out of the grants in force after the event */
     size_t n_bases;
     struct rely *bases;    /* n_bases, inside this allocation */
     char basis[];          /* NUL-terminated */
@@ -80,6 +81,11 @@ void event_op_rely(struct event_op *op, size_t i, const struct access_result *ac
     }
 }
 
+void event_op_expired(struct event_op *op, const struct access_expired *x)
+{
+    api_expired_merge(&op->expired, x);
+}
+
 kerr event_grant_active(vault *v, store_txn *t, const char *citizen, const char *grant, const char *section,
                         int want_write, int64_t now)
 {
@@ -103,8 +109,19 @@ kerr event_grant_active_for(vault *v, store_txn *t, const char *grantee, const c
 {
     struct grant_views gv;
     kerr e = grant_view_get(t, v->tab, grantee, citizen, grant, &gv);
-    if (e == KERR_NOT_FOUND)
-        return KERR_GRANT_REVOKED;
+    if (e == KERR_NOT_FOUND) {
+        /* Ended: revoked, or expired and moved out (grant_end_expired); the record says which.
+         * Either way never active, so nothing else of it matters. */
+        struct grant_rec g;
+        memset(&g, 0, sizeof g);
+        e = grant_get(t, v->tab, citizen, grant, &g);
+        if (e == KERR_OK || e == KERR_NOT_FOUND)
+            e = e == KERR_OK && strcmp(g.grantee, grantee) == 0 && grant_state_at(&g, now) == GRANT_EXPIRED
+                    ? KERR_GRANT_EXPIRED
+                    : KERR_GRANT_REVOKED;
+        grant_rec_free(&g);
+        return e;
+    }
     if (e != KERR_OK) {
         grant_views_free(&gv);
         return e;
@@ -181,5 +198,7 @@ kerr event_apply(store_txn *t, void *arg)
         if (e != KERR_OK)
             return e;
     }
-    return event_append(t, op);
+    if (event_append(t, op) != KERR_OK)
+        return t->err;
+    return api_end_expired(op->v, t, op->actor, op->citizen, &op->expired, op->now);
 }

@@ -49,8 +49,18 @@ struct access_result;
  */
 void event_op_rely(struct event_op *op, size_t i, const struct access_result *acc);
 
+struct access_expired;
+
 /**
- * @brief The apply (gc_apply_fn): re-check the bases at the commit's time, then append the event.
+ * @brief Hand on X, the expired grants the op's decisions met (access_result.expired), to be
+ *        moved out of the grants in force once the event is appended (api_end_expired()). Each id
+ *        once, up to ACCESS_EXPIRED_MAX.
+ */
+void event_op_expired(struct event_op *op, const struct access_expired *x);
+
+/**
+ * @brief The apply (gc_apply_fn): re-check the bases at the commit's time, then append the event,
+ *        then move the expired grants handed on (event_op_expired()).
  *        A grant basis that no commit has written since the decision's snapshot is checked against
  *        the validity the decision read (store_unchanged_since()); any other is read again.
  * @return KERR_OK; KERR_GRANT_REVOKED / KERR_GRANT_EXPIRED when a grant is no longer active,

@@ -102,7 +102,8 @@ static kerr put_index(store_txn *t, const store_table *tab, const struct grant_r
     if (!g->revoked)
         return store_put(t, tab[VT_GRANTS_BY_GRANTEE], &ik, buf, (size_t)(p - buf));
     /* A revoked grant leaves the index every access decision reads (which so stays as small as
-     * the grants in force) for the table of ended ones, read only to name a refusal or to list. */
+     * the grants in force) for the table of ended ones, read only to name a refusal or to list.
+     * An expired one follows once a decision has met it (grant_end_expired). */
     kerr e = store_del(t, tab[VT_GRANTS_BY_GRANTEE], &ik);
     if (e != KERR_OK && e != KERR_NOT_FOUND)
         return e;
@@ -907,6 +908,37 @@ kerr grant_view_get(store_txn *t, const store_table *tab, const char *grantee, c
         store_txn_fail(t, KERR_INTERNAL);
     }
     return views_finish(t, b, b[0] ? 1 : 0, out);
+}
+
+kerr grant_end_expired(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
+                       const char *grant, int64_t now)
+{
+    skey k, ek;
+    unsigned char *val = NULL;
+    size_t len = 0;
+    struct idx_val iv;
+    if (t->err != KERR_OK)
+        return t->err;
+    key_index(&k, t->st, grantee, citizen, grant);
+    kerr e = store_get(t, tab[VT_GRANTS_BY_GRANTEE], &k, &val, &len);
+    if (e != KERR_OK)
+        return e == KERR_NOT_FOUND ? KERR_OK : e;
+    if (!len || val[0] != IDX_TAG) { /* written before views: no dates without the record; stays */
+        store_val_free(val, len);
+        return KERR_OK;
+    }
+    if (idx_decode(val, len, &iv) != 0 || iv.g_len != strlen(grant) || memcmp(iv.g, grant, iv.g_len) != 0 ||
+        iv.c_len != strlen(citizen) || memcmp(iv.c, citizen, iv.c_len) != 0) {
+        store_val_free(val, len);
+        return store_txn_fail(t, KERR_INTERNAL);
+    }
+    if (!(iv.flags & IDX_REVOKED) && now >= iv.expires) {
+        key_ended(&ek, t->st, grantee, citizen, iv.created, grant);
+        if (store_del(t, tab[VT_GRANTS_BY_GRANTEE], &k) == KERR_OK)
+            store_put(t, tab[VT_GRANTS_ENDED], &ek, val, len);
+    }
+    store_val_free(val, len);
+    return t->err;
 }
 
 void grant_views_free(struct grant_views *g)

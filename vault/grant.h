@@ -170,8 +170,9 @@ struct grant_views {
 
 /**
  * @brief The grants to GRANTEE for CITIZEN as policy views, without opening the grant records.
- *        With ENDED_SECTION NULL: those not revoked (pending, active or expired) — what can allow
- *        an access, so an access decision reads no more than the grants in force. With
+ *        With ENDED_SECTION NULL: those not revoked (pending, active, or expired and not yet
+ *        moved by grant_end_expired()) — what can allow an access, so an access decision reads no
+ *        more than the grants in force. With
  *        ENDED_SECTION set, for naming a refusal, also what policy_access_decide() needs of the
  *        revoked ones to name the same reason it would from all of them: the newest revoked grants
  *        covering ENDED_SECTION (those of the newest `created`), or, when none covers it, one
@@ -187,11 +188,25 @@ kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, 
 /**
  * @brief The policy view of grant GRANT of CITIZEN to GRANTEE (OUT->n == 1): the commit-time
  *        re-check of a grant a read relied on.
- * @return KERR_OK; KERR_NOT_FOUND (no such grant to GRANTEE, or it was revoked; T healthy); T's
- *         error.
+ * @return KERR_OK; KERR_NOT_FOUND (no such grant to GRANTEE, or it ended: revoked, or expired
+ *         and moved by grant_end_expired(); T healthy); T's error.
  */
 kerr grant_view_get(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
                     const char *grant, struct grant_views *out) __attribute__((warn_unused_result));
+
+/**
+ * @brief Move grant GRANT of CITIZEN to GRANTEE out of the index every access decision reads when
+ *        it has expired by NOW (now >= expires, not revoked): its view goes to the table of ended
+ *        grants, as a revocation's does. Expiry is final (a grant's dates never change), and
+ *        grant_views_for() with ENDED_SECTION gives policy the newest ended grants, so every
+ *        decision names the same reason as before the move; only decisions stop reading it.
+ *        Nothing happens when the grant is not in that index (moved, revoked, unknown), has not
+ *        expired, or has a value written before views existed. Writer: the committer calls it for
+ *        the expired grants a decision met (api/access.h).
+ * @return KERR_OK (moved or nothing to do); T's error (KERR_INTERNAL for a damaged value).
+ */
+kerr grant_end_expired(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
+                       const char *grant, int64_t now);
 
 /** @brief Release OUT's memory and zero it. NULL and zeroed structs are fine. */
 void grant_views_free(struct grant_views *g);

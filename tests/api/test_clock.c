@@ -9,7 +9,10 @@
  *    23 h 58 min old accepted; 6 min ahead and 24 h 2 min old refused 400 bad_statement);
  *  - a grant that expires while kluisd runs: the grantee reads under it, then, once it has run
  *    out, is refused 403 grant_expired (journaled), the grant is listed "expired", and it stays
- *    expired after a restart; replaying its statement cannot renew it (409 replay).
+ *    expired after a restart; replaying its statement cannot renew it (409 replay);
+ *  - an expired grant leaves the grants in force with the commit of the first decision that meets
+ *    it — a refused read, a read, the dossier overview or a write allowed under a renewal — and is
+ *    decided and listed as before.
  */
 #include "tests/test.h"
 #include "tests/api/client.h"
@@ -20,7 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vault/grant.h"
 #include "vault/secret.h"
+#include "vault/vault.h"
 
 TEST_MAIN_DEFS
 
@@ -45,6 +50,15 @@ static int grant_at(const char *gid, int64_t issued, int64_t nb, int64_t exp, ch
 {
     json_t *env = tt_grant(b1, gid, "wijk-anna", anna_k->box_pk, "plan", "read", "ondersteuning", nb, exp, issued);
     int st = post("/v1/citizens/burger-1/grants", b1->token, env, err);
+    json_decref(env);
+    return st;
+}
+
+/* A write grant on "plan" to wijk-anna, issued now, valid from a minute ago until EXP. */
+static int write_grant(const char *gid, int64_t now, int64_t exp)
+{
+    json_t *env = tt_grant(b1, gid, "wijk-anna", anna_k->box_pk, "plan", "write", "ondersteuning", now - 60, exp, now);
+    int st = post("/v1/citizens/burger-1/grants", b1->token, env, NULL);
     json_decref(env);
     return st;
 }
@@ -84,6 +98,24 @@ static const char *grant_state(const char *gid)
     }
     kc_resp_free(&r);
     return state;
+}
+
+/* With kluisd stopped: whether GID is among wijk-anna's grants in force for burger-1 (the index
+ * every access decision reads): KERR_OK, KERR_NOT_FOUND when it left it, else an error. */
+static kerr in_force(const char *gid)
+{
+    vault *v = NULL;
+    struct jerr err;
+    struct grant_views gv;
+    store_txn t;
+    if (vault_open(&v, K.vault, &err) != KERR_OK)
+        return KERR_INTERNAL;
+    store_txn_begin(v->st, &t, true);
+    kerr e = grant_view_get(&t, v->tab, "wijk-anna", "burger-1", gid, &gv);
+    grant_views_free(&gv);
+    store_txn_abort(&t);
+    vault_close(v);
+    return e;
 }
 
 /* Whether the citizen's journal ends with a denied read by the grantee for grant_expired. */
@@ -159,11 +191,54 @@ int main(void)
     st = post("/v1/citizens/burger-1/grants", b1->token, env, e);
     CHECK(st == 409 && !strcmp(e, "replay"), "replaying its statement cannot renew it: 409 replay (%d %s)", st, e);
     json_decref(env);
+    /* the refusal's commit took it out of the grants in force (vault/grant.h grant_end_expired);
+     * the decisions from here on meet it among the ended ones, and name the same reason */
+    CHECK(kd_stop(&K) == 0 && in_force("g-short") == KERR_NOT_FOUND,
+          "the refused read's commit moved the expired grant out of the grants in force");
+    CHECK(kd_start(&K) == 0, "kluisd starts again");
     kd_kill9(&K);
     CHECK(kd_start(&K) == 0, "kluisd restarts");
     st = anna_reads(e);
     CHECK(st == 403 && !strcmp(e, "grant_expired") && !strcmp(grant_state("g-short"), "expired"),
           "after the restart it stays expired: 403 grant_expired (%d %s)", st, e);
+
+    /* a grant renewed before it ends: the grantee reads on under the renewal, and the first read
+     * after the old one ran out moves it (an allowed read's commit) */
+    now = (int64_t)time(NULL);
+    st = grant_at("g-old", now, now - 60, now + 3, e);
+    ok = st == 201 && grant_at("g-renewed", now, now - 60, now + day, e) == 201;
+    CHECK(ok && anna_reads(e) == 200, "a grant expiring in 3 s and its renewal: the grantee reads (%d %s)", st, e);
+    while ((int64_t)time(NULL) <= now + 3)
+        usleep(100000);
+    st = anna_reads(e);
+    CHECK(st == 200, "once the old one ran out the grantee reads under the renewal (%d %s)", st, e);
+    CHECK(kd_stop(&K) == 0 && in_force("g-old") == KERR_NOT_FOUND && in_force("g-renewed") == KERR_OK,
+          "that read's commit moved the expired grant out of the grants in force, not the renewal");
+    CHECK(kd_start(&K) == 0 && !strcmp(grant_state("g-old"), "expired") && !strcmp(grant_state("g-renewed"), "active"),
+          "both are listed as before: g-old expired, g-renewed active");
+
+    /* the same for the dossier overview and for a write: a write grant running out beside its
+     * renewal; the overview's commit moves it, then another one the commit of an entry written
+     * under the renewal */
+    now = (int64_t)time(NULL);
+    ok = write_grant("g-w-new", now, now + day) == 201 && write_grant("g-w-old", now, now + 3) == 201;
+    while ((int64_t)time(NULL) <= now + 3)
+        usleep(100000);
+    struct kc_resp r;
+    st = kc_call(K.port, "GET", "/v1/citizens/burger-1/dossier", anna_tok, NULL, &r);
+    kc_resp_free(&r);
+    CHECK(ok && st == 200, "once a write grant ran out the grantee reads the dossier overview (%d)", st);
+    CHECK(kd_stop(&K) == 0 && in_force("g-w-old") == KERR_NOT_FOUND && in_force("g-w-new") == KERR_OK,
+          "the overview's commit moved the expired grant out of the grants in force");
+    now = (int64_t)time(NULL);
+    ok = kd_start(&K) == 0 && write_grant("g-w-old2", now, now + 3) == 201;
+    while ((int64_t)time(NULL) <= now + 3)
+        usleep(100000);
+    st = tt_post_entry(K.port, anna_tok, "burger-1", "plan",
+                       tt_entry(b1, "e-after-expiry", "plan", "wijk-anna", anna_k->sign_sk, now, 0), NULL, e);
+    CHECK(ok && st == 201, "the grantee writes under the renewal (%d %s)", st, e);
+    CHECK(kd_stop(&K) == 0 && in_force("g-w-old2") == KERR_NOT_FOUND && in_force("g-w-new") == KERR_OK,
+          "that write's commit moved the next expired write grant out of the grants in force");
 out:
     kc_citizen_free(b1);
     kluis_keys_free(anna_k);

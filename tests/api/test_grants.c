@@ -768,6 +768,20 @@ static void test_access(void)
 
     int denied = journal_count(v, "burger-1", "\"denied:", NULL, NULL) - denied0;
     CHECK(denied == 8, "every denied attempt on burger-1 is one journal event (%d of 8)", denied);
+    {
+        /* the decisions above met g-expired among the grants in force; a refusal's commit moved it
+         * to the ended ones (vault/grant.h grant_end_expired), and "schulden" still named it */
+        store_txn t;
+        struct grant_views gv;
+        store_txn_begin(v->st, &t, true);
+        kerr ge = grant_view_get(&t, v->tab, "wijk-anna", "burger-1", "g-expired", &gv);
+        grant_views_free(&gv);
+        kerr gl = grant_view_get(&t, v->tab, "wijk-anna", "burger-1", "g-req", &gv);
+        grant_views_free(&gv);
+        store_txn_abort(&t);
+        CHECK(ge == KERR_NOT_FOUND && gl == KERR_OK,
+              "the expired grant left the grants in force once a decision met it; the active one stays");
+    }
     CHECK(journal_count(v, "burger-1", "\"result\":\"denied:grant_revoked\"", "\"actor\":\"wijk-anna\"",
                         "\"section\":\"veiligheid\"") == 1 + entries_routed &&
               journal_count(v, "burger-1", "\"basis\":\"g-veilig\"", "\"action\":\"read\"", "denied") ==

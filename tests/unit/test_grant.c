@@ -11,6 +11,8 @@
 #include <sodium.h>
 
 #include "tests/test.h"
+#include "policy/charter.h"
+#include "policy/policy.h"
 #include "vault/grant.h"
 #include "vault/vault.h"
 
@@ -289,6 +291,144 @@ static void test_ended_views(void)
     store_txn_abort(&t);
 }
 
+/* The access decision as api/access.c makes it: from the grants in force, and for a refusal again
+ * with what it takes of the ended ones. Writes the code and the ref (or "") into CODE and REF. */
+static void decide(const struct charter *c, store_txn *t, const char *section, int64_t now, kerr *code,
+                   char ref[64])
+{
+    struct policy_principal who = {.id = "wijk-eva", .role = KROLE_PROFESSIONAL, .active = 1};
+    struct policy_decision d;
+    struct grant_views gv;
+    *code = KERR_INTERNAL;
+    ref[0] = '\0';
+    if (grant_views_for(t, tab, "wijk-eva", "burger-4", NULL, &gv) != KERR_OK) {
+        grant_views_free(&gv);
+        return;
+    }
+    *code = policy_access_decide(c, &who, "burger-4", section, 0, gv.v, gv.n, NULL, 0, now, &d);
+    if (*code != KERR_OK) {
+        grant_views_free(&gv);
+        if (grant_views_for(t, tab, "wijk-eva", "burger-4", section, &gv) != KERR_OK) {
+            grant_views_free(&gv);
+            *code = KERR_INTERNAL;
+            return;
+        }
+        *code = policy_access_decide(c, &who, "burger-4", section, 0, gv.v, gv.n, NULL, 0, now, &d);
+    }
+    snprintf(ref, 64, "%s", d.ref ? d.ref : ""); /* d.ref points into GV */
+    grant_views_free(&gv);
+}
+
+/* Expired grants leave the grants in force (grant_end_expired) and every decision stays the same. */
+static void test_end_expired(void)
+{
+    char doc[16384];
+    FILE *f = fopen("policy/charter.example.json", "r");
+    size_t len = f ? fread(doc, 1, sizeof doc - 1, f) : 0;
+    if (f)
+        fclose(f);
+    struct jerr err = {0};
+    struct charter *c = len ? charter_load(doc, len, &err) : NULL;
+    CHECK(c != NULL, "expired: the example charter loads");
+    if (!c)
+        return;
+    /* wijk-eva's grants from burger-4 at NOW = 2000: x-old and x-new (plan) have expired, x-new
+     * the later; x-live (wonen) is active; x-pend (schulden) starts at 5000; x-gone (zorg) was
+     * revoked; x-stay (wonen) expired too, but another grantee's */
+    const int64_t now = 2000;
+    struct grant_rec g[] = {
+        mk("x-old", "burger-4", "wijk-eva", secs_plan, 1, 0, 0, 1000, 100),
+        mk("x-new", "burger-4", "wijk-eva", secs_plan, 1, 0, 0, 1500, 300),
+        mk("x-live", "burger-4", "wijk-eva", secs_plan_wonen + 1, 1, 0, 0, 9000, 200),
+        mk("x-pend", "burger-4", "wijk-eva", secs_schulden, 1, 0, 5000, 9000, 250),
+        mk("x-gone", "burger-4", "wijk-eva", secs_plan_wonen + 1, 1, 0, 0, 9000, 50),
+        mk("x-stay", "burger-4", "wijk-fem", secs_plan_wonen + 1, 1, 0, 0, 1000, 100),
+    };
+    static const char *zorg[] = {"zorg"};
+    g[4].sections = zorg;
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
+        CHECK(put(&g[i]) == KERR_OK, "expired: put %s", g[i].id);
+    store_txn t;
+    store_txn_begin(st, &t, false);
+    CHECK(grant_revoke(&t, tab, "burger-4", "x-gone", 1000, "cmV2", "c2ln") == KERR_OK && store_txn_commit(&t) == KERR_OK,
+          "expired: revoke x-gone");
+
+    static const char *sections[] = {"plan", "wonen", "schulden", "zorg", "jeugd"};
+    kerr before[5], after[5];
+    char ref_before[5][64], ref_after[5][64];
+    store_txn_begin(st, &t, true);
+    for (size_t i = 0; i < 5; i++)
+        decide(c, &t, sections[i], now, &before[i], ref_before[i]);
+    store_txn_abort(&t);
+    CHECK(before[0] == KERR_GRANT_EXPIRED && !strcmp(ref_before[0], "x-new") && before[1] == KERR_OK &&
+              before[2] == KERR_GRANT_NOT_YET_VALID && before[3] == KERR_GRANT_REVOKED &&
+              before[4] == KERR_SECTION_NOT_GRANTED,
+          "expired: before, plan grant_expired (x-new), wonen allowed, schulden not yet valid, zorg revoked, "
+          "jeugd not granted (%s %s %s %s %s)",
+          kerr_code(before[0]), kerr_code(before[1]), kerr_code(before[2]), kerr_code(before[3]),
+          kerr_code(before[4]));
+
+    /* not yet expired at 1200: x-new stays; at NOW both expired ones move, once */
+    store_txn_begin(st, &t, false);
+    CHECK(grant_end_expired(&t, tab, "wijk-eva", "burger-4", "x-new", 1200) == KERR_OK && store_txn_commit(&t) == KERR_OK,
+          "expired: x-new at 1200 (before its end): nothing to do");
+    struct grant_views gv;
+    store_txn_begin(st, &t, true);
+    CHECK(grant_view_get(&t, tab, "wijk-eva", "burger-4", "x-new", &gv) == KERR_OK,
+          "expired: x-new is still in force at 1200");
+    grant_views_free(&gv);
+    store_txn_abort(&t);
+    static const char *all[] = {"x-old", "x-new", "x-live", "x-pend", "x-gone", "nonexistent"};
+    store_txn_begin(st, &t, false);
+    int ok = 1;
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < 6; i++)
+            ok &= grant_end_expired(&t, tab, "wijk-eva", "burger-4", all[i], now) == KERR_OK;
+    ok &= grant_end_expired(&t, tab, "wijk-eva", "burger-4", "x-stay", now) == KERR_OK; /* not hers */
+    CHECK(ok && store_txn_commit(&t) == KERR_OK,
+          "expired: grant_end_expired at NOW on every grant, twice, and on unknown ones: KERR_OK");
+
+    store_txn_begin(st, &t, true);
+    kerr e[6];
+    for (size_t i = 0; i < 6; i++) {
+        e[i] = grant_view_get(&t, tab, "wijk-eva", "burger-4", all[i], &gv);
+        grant_views_free(&gv);
+    }
+    CHECK(e[0] == KERR_NOT_FOUND && e[1] == KERR_NOT_FOUND && e[2] == KERR_OK && e[3] == KERR_OK &&
+              e[4] == KERR_NOT_FOUND,
+          "expired: x-old and x-new left the grants in force; x-live and x-pend stay; x-gone was gone");
+    CHECK(grant_view_get(&t, tab, "wijk-fem", "burger-4", "x-stay", &gv) == KERR_OK,
+          "expired: another grantee's expired grant is not touched by a move for wijk-eva");
+    grant_views_free(&gv);
+    CHECK(grant_views_for(&t, tab, "wijk-eva", "burger-4", NULL, &gv) == KERR_OK && gv.n == 2,
+          "expired: a decision now reads two grants in force, not four (%zu)", gv.n);
+    grant_views_free(&gv);
+    for (size_t i = 0; i < 5; i++)
+        decide(c, &t, sections[i], now, &after[i], ref_after[i]);
+    ok = 1;
+    for (size_t i = 0; i < 5; i++)
+        ok &= after[i] == before[i] && !strcmp(ref_after[i], ref_before[i]);
+    CHECK(ok, "expired: every decision names the same code and grant after the move (plan: %s %s)",
+          kerr_code(after[0]), ref_after[0]);
+    struct grant_rec *l;
+    size_t n;
+    CHECK(grant_list_for(&t, tab, "wijk-eva", "burger-4", &l, &n) == KERR_OK && n == 5,
+          "expired: the listing still has each of the five grants once (%zu)", n);
+    grant_recs_free(l, n);
+    store_txn_abort(&t);
+
+    /* revoking a grant after it was moved: the ended view says revoked, still once */
+    store_txn_begin(st, &t, false);
+    CHECK(grant_revoke(&t, tab, "burger-4", "x-old", 2100, "cmV2", "c2ln") == KERR_OK && store_txn_commit(&t) == KERR_OK,
+          "expired: a moved grant can still be revoked");
+    store_txn_begin(st, &t, true);
+    CHECK(grant_list_for(&t, tab, "wijk-eva", "burger-4", &l, &n) == KERR_OK && n == 5,
+          "expired: after its revocation the listing has it once (%zu)", n);
+    grant_recs_free(l, n);
+    store_txn_abort(&t);
+    charter_free(c);
+}
+
 static void test_requests(void)
 {
     struct grant_request q1 = {.id = "req-1", .citizen = "burger-1", .requester = "wijk-anna",
@@ -388,6 +528,7 @@ int main(void)
     test_grants();
     test_wraps_and_revoke();
     test_ended_views();
+    test_end_expired();
     test_requests();
 
     store_close(st);
