@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "api/access.h"
+#include "api/signed.h"
 #include "api/auth.h"
 #include "api/commit.h"
 #include "api/events.h"
@@ -259,10 +260,7 @@ struct gwrap {
 };
 
 struct rotate_op {
-    vault *v;
-    json_t *body;
-    struct kstmt st;
-    const char *statement, *signature;
+    struct signed_op s;         /* envelope, statement, caller (api/signed.h) */
     int64_t epoch;
     unsigned char self_wrap[KLUIS_WRAP_BYTES];
     unsigned char escrow_wrap[KLUIS_ESCROW_BYTES];
@@ -270,7 +268,6 @@ struct rotate_op {
     size_t n_wraps;
     char citizen[64], section[64];
     struct event_op *ev;
-    int64_t now;
 };
 
 static void rotate_op_free(void *arg)
@@ -278,8 +275,7 @@ static void rotate_op_free(void *arg)
     struct rotate_op *op = arg;
     if (!op)
         return;
-    kstmt_free(&op->st);
-    json_decref(op->body);
+    signed_op_release(&op->s);
     free(op->wraps);
     free(op->ev);
     free(op);
@@ -295,7 +291,7 @@ static void rotate_op_free(void *arg)
 static kerr rotate_check(struct rotate_op *op, store_txn *t, int strict, struct section_state *s, char *msg,
                          size_t msglen)
 {
-    kerr e = section_get(op->v, t, op->citizen, op->section, s);
+    kerr e = section_get(op->s.v, t, op->citizen, op->section, s);
     if (e == KERR_NOT_FOUND) {
         snprintf(msg, msglen, "The dossier has no such section.");
         return e;
@@ -313,7 +309,7 @@ static kerr rotate_check(struct rotate_op *op, store_txn *t, int strict, struct 
     }
     struct grant_rec *g = NULL;
     size_t ng = 0;
-    if ((e = grant_list_live_covering(t, op->v->tab, op->citizen, op->section, op->now, &g, &ng)) != KERR_OK)
+    if ((e = grant_list_live_covering(t, op->s.v->tab, op->citizen, op->section, op->s.now, &g, &ng)) != KERR_OK)
         return e;
     for (size_t w = 0; w < op->n_wraps; w++)
         op->wraps[w].used = 0;
@@ -342,16 +338,16 @@ static kerr rotate_check(struct rotate_op *op, store_txn *t, int strict, struct 
 static kerr rotate_apply(store_txn *t, void *arg)
 {
     struct rotate_op *op = arg;
-    vault *v = op->v;
+    vault *v = op->s.v;
     struct section_state s;
     char msg[160];
     kerr e = rotate_check(op, t, 0, &s, msg, sizeof msg);
     if (e != KERR_OK)
         return e;
-    if (vault_claim_statement_id(v, t, KSTMT_EPOCH, op->st.id, op->now) != KERR_OK)
+    if (vault_claim_statement_id(v, t, KSTMT_EPOCH, op->s.st.id, op->s.now) != KERR_OK)
         return t->err;
-    struct epoch_record rec = {.epoch = (uint64_t)op->epoch, .statement = (char *)op->statement,
-                               .signature = (char *)op->signature, .created = op->now};
+    struct epoch_record rec = {.epoch = (uint64_t)op->epoch, .statement = (char *)op->s.statement,
+                               .signature = (char *)op->s.signature, .created = op->s.now};
     memcpy(rec.self_wrap, op->self_wrap, sizeof rec.self_wrap);
     memcpy(rec.escrow_wrap, op->escrow_wrap, sizeof rec.escrow_wrap);
     if (epoch_put(v, t, op->citizen, op->section, &rec) != KERR_OK)
@@ -412,37 +408,32 @@ void handle_section_rotate(struct request *r)
     const char *citizen = r->param[0], *section = r->param[1];
     struct rotate_op *op = calloc(1, sizeof *op);
     json_t *gw = NULL;
-    struct caller c;
-    struct jerr err;
     if (!op) {
         api_reply_error(r, KERR_INTERNAL, NULL);
         return;
     }
-    op->v = v;
-    op->now = (int64_t)time(NULL);
+    signed_op_init(&op->s, r, v);
     snprintf(op->citizen, sizeof op->citizen, "%s", citizen);
     snprintf(op->section, sizeof op->section, "%s", section);
     const struct jspec spec[] = {
         {.name = "epoch", .type = JS_INT, .out = &op->epoch, .min = 1, .max = INT64_MAX},
-        {.name = "statement", .type = JS_STRING, .out = &op->statement, .len = STMT_B64_MAX},
-        {.name = "signature", .type = JS_STRING, .out = &op->signature, .len = API_SIG_B64_MAX},
+        {.name = "statement", .type = JS_STRING, .out = &op->s.statement, .len = STMT_B64_MAX},
+        {.name = "signature", .type = JS_STRING, .out = &op->s.signature, .len = API_SIG_B64_MAX},
         {.name = "self_wrap", .type = JS_B64, .out = op->self_wrap, .len = KLUIS_WRAP_BYTES},
         {.name = "escrow_wrap", .type = JS_B64, .out = op->escrow_wrap, .len = KLUIS_ESCROW_BYTES},
         {.name = "grant_wraps", .type = JS_ARRAY, .out = &gw, .max = MAX_GRANT_WRAPS},
     };
-    if (api_parse_body(r, spec, sizeof spec / sizeof spec[0], &op->body) != 0 || parse_grant_wraps(r, gw, op) != 0 ||
-        api_authenticate(r, &c) != 0 || api_require_owner(r, &c, citizen) != 0)
+    if (api_parse_body(r, spec, sizeof spec / sizeof spec[0], &op->s.body) != 0 || parse_grant_wraps(r, gw, op) != 0 ||
+        api_authenticate(r, &op->s.c) != 0 || api_require_owner(r, &op->s.c, citizen) != 0)
         goto out;
-    if (kstmt_verify(&op->st, op->statement, op->signature, "epoch", c.id, c.sign_pk, op->now, &err) != 0) {
-        api_reply_jerr(r, &err);
+    if (signed_op_verify(&op->s, r, "epoch") != 0)
         goto out;
-    }
-    if (strcmp(op->st.citizen, citizen) != 0 || strcmp(op->st.section, section) != 0 || op->st.epoch != op->epoch) {
+    if (strcmp(op->s.st.citizen, citizen) != 0 || strcmp(op->s.st.section, section) != 0 || op->s.st.epoch != op->epoch) {
         api_reply_error(r, KERR_BAD_STATEMENT,
                         "The statement's citizen, section or epoch is not the one of the URL and body.");
         goto out;
     }
-    if (!(op->ev = event_op_new(v, &c, r->remote, citizen, "rotate", section, "own", "allowed", op->now, 0))) {
+    if (!(op->ev = event_op_new(v, &op->s.c, op->s.remote, citizen, "rotate", section, "own", "allowed", op->s.now, 0))) {
         api_reply_error(r, KERR_INTERNAL, NULL);
         goto out;
     }
@@ -452,7 +443,7 @@ void handle_section_rotate(struct request *r)
     store_txn_begin(v->st, &t, true);
     kerr e = rotate_check(op, &t, 1, &s, msg, sizeof msg);
     if (e == KERR_OK)
-        e = vault_statement_id_used(v, &t, KSTMT_EPOCH, op->st.id);
+        e = vault_statement_id_used(v, &t, KSTMT_EPOCH, op->s.st.id);
     store_txn_abort(&t);
     if (e != KERR_OK) {
         int st = kerr_status(e);

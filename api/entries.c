@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "api/access.h"
+#include "api/signed.h"
 #include "api/auth.h"
 #include "api/commit.h"
 #include "api/events.h"
@@ -234,15 +235,10 @@ void handle_entries_list(struct request *r)
 /* ---------------------------------------------------------------- POST */
 
 struct write_op {
-    vault *v;
-    json_t *body;               /* owns statement, signature, blob strings */
-    struct kstmt st;
-    const char *statement, *signature, *blob;
-    struct caller c;
+    struct signed_op s;         /* envelope, statement, caller (api/signed.h) */
+    const char *blob;           /* the entry, borrowed from s.body */
     struct access_result acc;
     char citizen[64], section[64];
-    char remote[48];
-    int64_t now;
     json_t *reply;              /* borrowed: owned by the pending commit; "seq" set by the apply */
 };
 
@@ -251,8 +247,7 @@ static void write_op_free(void *arg)
     struct write_op *op = arg;
     if (!op)
         return;
-    kstmt_free(&op->st);
-    json_decref(op->body);
+    signed_op_release(&op->s);
     free(op);
 }
 
@@ -263,21 +258,21 @@ static void write_op_free(void *arg)
  */
 static kerr check_state(struct write_op *op, store_txn *t, struct section_state *s, const char **msg)
 {
-    kerr e = section_get(op->v, t, op->citizen, op->section, s);
+    kerr e = section_get(op->s.v, t, op->citizen, op->section, s);
     if (e == KERR_NOT_FOUND) {
         *msg = "The dossier has no such section.";
         return e;
     }
     if (e != KERR_OK)
         return e;
-    if (s->erased || (uint64_t)op->st.epoch != s->current_epoch) {
+    if (s->erased || (uint64_t)op->s.st.epoch != s->current_epoch) {
         *msg = s->erased ? "The section was erased: rotate to a new epoch first."
                          : "The statement's epoch is not the section's current epoch.";
         return KERR_STALE_EPOCH;
     }
-    if (op->st.corrects) {
+    if (op->s.st.corrects) {
         uint64_t seq = 0;
-        e = entry_seq_of(op->v, t, op->citizen, op->section, op->st.corrects, &seq);
+        e = entry_seq_of(op->s.v, t, op->citizen, op->section, op->s.st.corrects, &seq);
         if (e == KERR_NOT_FOUND) {
             *msg = "corrects names no entry of this section (corrects).";
             return KERR_BAD_STATEMENT;
@@ -291,25 +286,25 @@ static kerr check_state(struct write_op *op, store_txn *t, struct section_state 
 static kerr write_apply(store_txn *t, void *arg)
 {
     struct write_op *op = arg;
-    vault *v = op->v;
+    vault *v = op->s.v;
     struct section_state s;
     const char *msg = NULL;
     kerr e;
     if (op->acc.basis == BASIS_GRANT &&
-        (e = event_grant_active(v, t, op->citizen, op->acc.ref, op->section, 1, op->now)) != KERR_OK)
+        (e = event_grant_active(v, t, op->citizen, op->acc.ref, op->section, 1, op->s.now)) != KERR_OK)
         return e;
     if (op->acc.basis == BASIS_OVERRIDE &&
-        (e = event_override_active(v, t, op->citizen, op->c.id, op->acc.ref, op->section, op->now)) != KERR_OK)
+        (e = event_override_active(v, t, op->citizen, op->s.c.id, op->acc.ref, op->section, op->s.now)) != KERR_OK)
         return e;
     if ((e = check_state(op, t, &s, &msg)) != KERR_OK)
         return e;
-    if (vault_claim_statement_id(v, t, KSTMT_ENTRY, op->st.id, op->now) != KERR_OK)
+    if (vault_claim_statement_id(v, t, KSTMT_ENTRY, op->s.st.id, op->s.now) != KERR_OK)
         return t->err;
     struct entry_rec rec = {
-        .seq = s.next_seq, .epoch = (uint64_t)op->st.epoch, .created = op->now,
-        .id = op->st.id, .id_len = strlen(op->st.id), .author = op->c.id, .author_len = strlen(op->c.id),
-        .statement = op->statement, .statement_len = strlen(op->statement),
-        .signature = op->signature, .signature_len = strlen(op->signature),
+        .seq = s.next_seq, .epoch = (uint64_t)op->s.st.epoch, .created = op->s.now,
+        .id = op->s.st.id, .id_len = strlen(op->s.st.id), .author = op->s.c.id, .author_len = strlen(op->s.c.id),
+        .statement = op->s.statement, .statement_len = strlen(op->s.statement),
+        .signature = op->s.signature, .signature_len = strlen(op->s.signature),
         .blob = op->blob, .blob_len = strlen(op->blob),
     };
     if (entry_put(v, t, op->citizen, op->section, &rec) != KERR_OK)
@@ -319,9 +314,9 @@ static kerr write_apply(store_txn *t, void *arg)
     if (section_put(v, t, op->citizen, op->section, &s) != KERR_OK)
         return t->err;
     journal_event ev;
-    api_journal_event(&ev, &op->c, op->remote, op->now, "write", op->section, op->acc.basis_text, "allowed");
+    api_journal_event(&ev, &op->s.c, op->s.remote, op->s.now, "write", op->section, op->acc.basis_text, "allowed");
     if (journal_append(v->journal, t, op->citizen, &ev, NULL, NULL) != KERR_OK ||
-        api_end_expired(v, t, op->c.id, op->citizen, &op->acc.expired, op->now) != KERR_OK)
+        api_end_expired(v, t, op->s.c.id, op->citizen, &op->acc.expired, op->s.now) != KERR_OK)
         return t->err;
     if (json_object_set_new(op->reply, "seq", json_integer((json_int_t)rec.seq)) != 0)
         return store_txn_fail(t, KERR_INTERNAL);
@@ -334,23 +329,20 @@ void handle_entry_create(struct request *r)
     const char *citizen = r->param[0], *section = r->param[1];
     struct write_op *op = calloc(1, sizeof *op);
     unsigned char *blob = NULL;
-    struct jerr err;
     if (!op) {
         api_reply_error(r, KERR_INTERNAL, NULL);
         return;
     }
-    op->v = v;
-    op->now = (int64_t)time(NULL);
+    signed_op_init(&op->s, r, v);
     snprintf(op->citizen, sizeof op->citizen, "%s", citizen);
     snprintf(op->section, sizeof op->section, "%s", section);
-    snprintf(op->remote, sizeof op->remote, "%s", r->remote);
     /* blob's bound here is the body limit's; its own limit is answered below as 413 */
     const struct jspec spec[] = {
-        {.name = "statement", .type = JS_STRING, .out = &op->statement, .len = STMT_B64_MAX},
-        {.name = "signature", .type = JS_STRING, .out = &op->signature, .len = API_SIG_B64_MAX},
+        {.name = "statement", .type = JS_STRING, .out = &op->s.statement, .len = STMT_B64_MAX},
+        {.name = "signature", .type = JS_STRING, .out = &op->s.signature, .len = API_SIG_B64_MAX},
         {.name = "blob", .type = JS_STRING, .out = &op->blob, .len = 4 * 1024 * 1024},
     };
-    if (api_parse_body(r, spec, sizeof spec / sizeof spec[0], &op->body) != 0)
+    if (api_parse_body(r, spec, sizeof spec / sizeof spec[0], &op->s.body) != 0)
         goto out;
     size_t blob_b64 = strlen(op->blob);
     if (blob_b64 > BLOB_B64_MAX) { /* b64 of ENTRY_BLOB_MAX bytes: longer decodes to more */
@@ -370,18 +362,16 @@ void handle_entry_create(struct request *r)
         api_reply_error(r, KERR_TOO_LARGE, "The blob is larger than 1 MiB (blob).");
         goto out;
     }
-    if (api_authenticate(r, &op->c) != 0 || api_access(r, v, &op->c, citizen, section, 1, &op->acc) != 0)
+    if (api_authenticate(r, &op->s.c) != 0 || api_access(r, v, &op->s.c, citizen, section, 1, &op->acc) != 0)
         goto out;
-    if (kstmt_verify(&op->st, op->statement, op->signature, "entry", op->c.id, op->c.sign_pk, op->now, &err) != 0) {
-        api_reply_jerr(r, &err);
+    if (signed_op_verify(&op->s, r, "entry") != 0)
         goto out;
-    }
-    if (strcmp(op->st.citizen, citizen) != 0 || strcmp(op->st.section, section) != 0) {
+    if (strcmp(op->s.st.citizen, citizen) != 0 || strcmp(op->s.st.section, section) != 0) {
         api_reply_error(r, KERR_BAD_STATEMENT, "The statement's citizen or section is not the one in the URL.");
         goto out;
     }
     unsigned char h[KLUIS_HASH_BYTES];
-    if (kluis_blob_hash(h, blob, blob_len) != 0 || sodium_memcmp(h, op->st.blob_hash, sizeof h) != 0) {
+    if (kluis_blob_hash(h, blob, blob_len) != 0 || sodium_memcmp(h, op->s.st.blob_hash, sizeof h) != 0) {
         api_reply_error(r, KERR_BAD_STATEMENT, "blob_hash is not the BLAKE2b-256 of the blob (blob_hash).");
         goto out;
     }
@@ -395,7 +385,7 @@ void handle_entry_create(struct request *r)
     store_txn_begin(v->st, &t, true);
     kerr e = check_state(op, &t, &s, &msg);
     if (e == KERR_OK)
-        e = vault_statement_id_used(v, &t, KSTMT_ENTRY, op->st.id);
+        e = vault_statement_id_used(v, &t, KSTMT_ENTRY, op->s.st.id);
     store_txn_abort(&t);
     if (e != KERR_OK) {
         int st = kerr_status(e);

@@ -14,12 +14,14 @@
  */
 #include "api/handlers.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "api/access.h"
+#include "api/signed.h"
 #include "api/auth.h"
 #include "api/commit.h"
 #include "vault/dossier.h"
@@ -96,17 +98,12 @@ struct wrap_in {
 };
 
 struct grant_op {
-    vault *v;
-    json_t *body;               /* owns the strings of WRAPS and the envelope */
-    struct kstmt st;
-    const char *statement, *signature;
+    struct signed_op s;         /* envelope, statement, caller (api/signed.h); s.body also owns
+                                 * the strings of WRAPS */
     const char **sections;
     size_t n_sections;
     struct wrap_in *wraps;
     size_t n_wraps;
-    struct caller c;
-    char remote[48];
-    int64_t now;
 };
 
 static void grant_op_free(void *arg)
@@ -114,8 +111,7 @@ static void grant_op_free(void *arg)
     struct grant_op *op = arg;
     if (!op)
         return;
-    kstmt_free(&op->st);
-    json_decref(op->body);
+    signed_op_release(&op->s);
     free(op->sections);
     if (op->wraps)
         sodium_memzero(op->wraps, op->n_wraps * sizeof *op->wraps);
@@ -135,7 +131,7 @@ static kerr check_wraps(struct grant_op *op, store_txn *t, char *msg, size_t msg
     for (size_t s = 0; s < op->n_sections; s++) {
         struct epoch_record *ep = NULL;
         size_t ne = 0;
-        kerr e = epoch_list(op->v, t, op->st.citizen, op->sections[s], &ep, &ne);
+        kerr e = epoch_list(op->s.v, t, op->s.st.citizen, op->sections[s], &ep, &ne);
         if (e != KERR_OK)
             return e;
         for (size_t k = 0; k < ne; k++) {
@@ -165,19 +161,19 @@ static kerr check_wraps(struct grant_op *op, store_txn *t, char *msg, size_t msg
 static kerr grant_apply(store_txn *t, void *arg)
 {
     struct grant_op *op = arg;
-    vault *v = op->v;
-    const struct kstmt *st = &op->st;
+    vault *v = op->s.v;
+    const struct kstmt *st = &op->s.st;
     char msg[160];
     kerr e = check_wraps(op, t, msg, sizeof msg);
     if (e != KERR_OK)
         return e;
-    if (vault_claim_statement_id(v, t, KSTMT_GRANT, st->id, op->now) != KERR_OK)
+    if (vault_claim_statement_id(v, t, KSTMT_GRANT, st->id, op->s.now) != KERR_OK)
         return t->err;
     struct grant_rec g = {
         .id = st->id, .citizen = st->citizen, .grantee = st->grantee, .purpose = st->purpose,
         .sections = op->sections, .n_sections = op->n_sections, .write = !strcmp(st->access, "write"),
         .not_before = st->not_before, .expires = st->expires, .request = st->request, .note = st->note,
-        .created = op->now, .statement = op->statement, .signature = op->signature,
+        .created = op->s.now, .statement = op->s.statement, .signature = op->s.signature,
     };
     e = grant_put(t, v->tab, &g);
     if (e == KERR_CONFLICT) /* the id was free as a statement id, so this cannot be; refuse anyway */
@@ -193,7 +189,7 @@ static kerr grant_apply(store_txn *t, void *arg)
         struct grant_request q;
         e = grant_request_get(t, v->tab, st->citizen, st->request, &q);
         if (e == KERR_OK && q.state == GREQ_OPEN && !strcmp(q.requester, st->grantee))
-            e = grant_request_close(t, v->tab, st->citizen, st->request, st->id, op->now);
+            e = grant_request_close(t, v->tab, st->citizen, st->request, st->id, op->s.now);
         else if (e == KERR_OK || e == KERR_NOT_FOUND)
             e = KERR_OK;
         grant_request_free(&q);
@@ -201,7 +197,7 @@ static kerr grant_apply(store_txn *t, void *arg)
             return e;
     }
     journal_event ev;
-    api_journal_event(&ev, &op->c, op->remote, op->now, "grant", NULL, st->id, "allowed");
+    api_journal_event(&ev, &op->s.c, op->s.remote, op->s.now, "grant", NULL, st->id, "allowed");
     return journal_append(v->journal, t, st->citizen, &ev, NULL, NULL);
 }
 
@@ -263,32 +259,26 @@ void handle_grant_create(struct request *r)
         api_reply_error(r, KERR_INTERNAL, NULL);
         return;
     }
-    op->v = v;
-    op->now = now_s();
+    signed_op_init(&op->s, r, v);
     const struct jspec spec[] = {
-        {.name = "statement", .type = JS_STRING, .out = &op->statement, .len = GRANT_MAX_B64},
-        {.name = "signature", .type = JS_STRING, .out = &op->signature, .len = API_SIG_B64_MAX},
+        {.name = "statement", .type = JS_STRING, .out = &op->s.statement, .len = GRANT_MAX_B64},
+        {.name = "signature", .type = JS_STRING, .out = &op->s.signature, .len = API_SIG_B64_MAX},
         {.name = "wraps", .type = JS_ARRAY, .out = &wraps, .max = MAX_WRAPS},
     };
-    if (api_parse_body(r, spec, sizeof spec / sizeof spec[0], &op->body) != 0 || parse_wraps(r, wraps, op) != 0 ||
-        api_authenticate(r, &op->c) != 0 || api_require_owner(r, &op->c, citizen) != 0)
+    if (api_parse_body(r, spec, sizeof spec / sizeof spec[0], &op->s.body) != 0 || parse_wraps(r, wraps, op) != 0 ||
+        api_authenticate(r, &op->s.c) != 0 || api_require_owner(r, &op->s.c, citizen) != 0)
         goto out;
-    if (kstmt_verify(&op->st, op->statement, op->signature, "grant", op->c.id, op->c.sign_pk, op->now, &err) != 0) {
-        api_reply_jerr(r, &err);
+    if (signed_op_verify(&op->s, r, "grant") != 0)
         goto out;
-    }
-    const struct kstmt *st = &op->st;
+    const struct kstmt *st = &op->s.st;
     if (strcmp(st->citizen, citizen) != 0) {
         api_reply_error(r, KERR_BAD_STATEMENT, "The statement's citizen is not the one in the URL.");
         goto out;
     }
-    if (!(op->sections = (const char **)calloc(json_array_size(st->sections) + 1, sizeof *op->sections))) {
+    if (!(op->sections = signed_sections(st, &op->n_sections))) {
         api_reply_error(r, KERR_INTERNAL, NULL);
         goto out;
     }
-    for (size_t i = 0; i < json_array_size(st->sections); i++)
-        op->sections[op->n_sections++] = json_string_value(json_array_get(st->sections, i));
-    snprintf(op->remote, sizeof op->remote, "%s", r->remote);
 
     /* The grantee: a registered principal (an unknown one is a malformed statement, 400). */
     store_txn t;
@@ -328,7 +318,7 @@ void handle_grant_create(struct request *r)
         goto out;
     }
     enum grant_state gs = policy_grant_state(
-        &(struct policy_grant){.not_before = st->not_before, .expires = st->expires}, op->now);
+        &(struct policy_grant){.not_before = st->not_before, .expires = st->expires}, op->s.now);
     json_t *reply = json_pack("{s:s, s:s}", "id", st->id, "state", policy_grant_state_name(gs));
     api_commit_reply(r, v, grant_apply, op, grant_op_free, API_CREATED, reply, KERR_OK);
     return;
@@ -384,37 +374,22 @@ void handle_grant_list_mine(struct request *r)
 /* ---------------------------------------------------------------- POST /citizens/{c}/grants/{g}/revoke */
 
 struct revoke_op {
-    vault *v;
-    json_t *body;
-    struct kstmt st;
-    const char *statement, *signature;
-    struct caller c;
-    char remote[48];
-    int64_t now;
+    struct signed_op s; /* envelope, statement, caller (api/signed.h) */
 };
-
-static void revoke_op_free(void *arg)
-{
-    struct revoke_op *op = arg;
-    if (!op)
-        return;
-    kstmt_free(&op->st);
-    json_decref(op->body);
-    free(op);
-}
+_Static_assert(offsetof(struct revoke_op, s) == 0, "signed_op_free() frees it from its signed_op");
 
 static kerr revoke_apply(store_txn *t, void *arg)
 {
     struct revoke_op *op = arg;
-    vault *v = op->v;
-    kerr e = grant_revoke(t, v->tab, op->st.citizen, op->st.grant, op->now, op->statement, op->signature);
+    vault *v = op->s.v;
+    kerr e = grant_revoke(t, v->tab, op->s.st.citizen, op->s.st.grant, op->s.now, op->s.statement, op->s.signature);
     if (e != KERR_OK)
         return e;
-    if (vault_claim_statement_id(v, t, KSTMT_REVOKE, op->st.id, op->now) != KERR_OK)
+    if (vault_claim_statement_id(v, t, KSTMT_REVOKE, op->s.st.id, op->s.now) != KERR_OK)
         return t->err;
     journal_event ev;
-    api_journal_event(&ev, &op->c, op->remote, op->now, "revoke", NULL, op->st.grant, "allowed");
-    return journal_append(v->journal, t, op->st.citizen, &ev, NULL, NULL);
+    api_journal_event(&ev, &op->s.c, op->s.remote, op->s.now, "revoke", NULL, op->s.st.grant, "allowed");
+    return journal_append(v->journal, t, op->s.st.citizen, &ev, NULL, NULL);
 }
 
 void handle_grant_revoke(struct request *r)
@@ -422,26 +397,20 @@ void handle_grant_revoke(struct request *r)
     vault *v = r->ctx;
     const char *citizen = r->param[0], *grant = r->param[1];
     struct revoke_op *op = calloc(1, sizeof *op);
-    struct jerr err;
     if (!op) {
         api_reply_error(r, KERR_INTERNAL, NULL);
         return;
     }
-    op->v = v;
-    op->now = now_s();
-    if (api_parse_envelope(r, GRANT_MAX_B64, &op->body, &op->statement, &op->signature) != 0 || api_authenticate(r, &op->c) != 0 ||
-        api_require_owner(r, &op->c, citizen) != 0)
+    signed_op_init(&op->s, r, v);
+    if (api_parse_envelope(r, GRANT_MAX_B64, &op->s.body, &op->s.statement, &op->s.signature) != 0 || api_authenticate(r, &op->s.c) != 0 ||
+        api_require_owner(r, &op->s.c, citizen) != 0)
         goto out;
-    if (kstmt_verify(&op->st, op->statement, op->signature, "revoke", op->c.id, op->c.sign_pk, op->now, &err) !=
-        0) {
-        api_reply_jerr(r, &err);
+    if (signed_op_verify(&op->s, r, "revoke") != 0)
         goto out;
-    }
-    if (strcmp(op->st.citizen, citizen) != 0 || strcmp(op->st.grant, grant) != 0) {
+    if (strcmp(op->s.st.citizen, citizen) != 0 || strcmp(op->s.st.grant, grant) != 0) {
         api_reply_error(r, KERR_BAD_STATEMENT, "The statement's citizen or grant is not the one in the URL.");
         goto out;
     }
-    snprintf(op->remote, sizeof op->remote, "%s", r->remote);
     /* Early answers for the common refusals; the apply decides again at commit time. */
     store_txn t;
     struct grant_rec g;
@@ -451,7 +420,7 @@ void handle_grant_revoke(struct request *r)
         e = KERR_CONFLICT;
     grant_rec_free(&g);
     if (e == KERR_OK)
-        e = vault_statement_id_used(v, &t, KSTMT_REVOKE, op->st.id);
+        e = vault_statement_id_used(v, &t, KSTMT_REVOKE, op->s.st.id);
     store_txn_abort(&t);
     if (e == KERR_CONFLICT) {
         api_reply_error(r, e, "The grant is already revoked.");
@@ -465,8 +434,8 @@ void handle_grant_revoke(struct request *r)
         goto out;
     }
     json_t *reply = json_pack("{s:s, s:s}", "id", grant, "state", "revoked");
-    api_commit_reply(r, v, revoke_apply, op, revoke_op_free, API_OK, reply, KERR_OK);
+    api_commit_reply(r, v, revoke_apply, op, signed_op_free, API_OK, reply, KERR_OK);
     return;
 out:
-    revoke_op_free(op);
+    signed_op_free(op);
 }

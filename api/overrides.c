@@ -25,6 +25,7 @@
  */
 #include "api/handlers.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #include <sodium.h>
 
 #include "api/access.h"
+#include "api/signed.h"
 #include "api/auth.h"
 #include "api/commit.h"
 #include "vault/citizen.h"
@@ -142,33 +144,18 @@ static int load_rec(struct request *r, vault *v, const char *id, json_t **rec)
 /* ================================================================ POST /overrides */
 
 struct create_op {
-    vault *v;
-    json_t *body;
-    struct kstmt st;
-    const char *statement, *signature;
-    struct caller c;
-    char remote[48];
-    int64_t now;
+    struct signed_op s;         /* envelope, statement, caller (api/signed.h) */
     int64_t required;
     int active;
 };
-
-static void create_op_free(void *arg)
-{
-    struct create_op *op = arg;
-    if (!op)
-        return;
-    kstmt_free(&op->st);
-    json_decref(op->body);
-    free(op);
-}
+_Static_assert(offsetof(struct create_op, s) == 0, "signed_op_free() frees it from its signed_op");
 
 static kerr create_apply(store_txn *t, void *arg)
 {
     struct create_op *op = arg;
-    vault *v = op->v;
-    const struct kstmt *st = &op->st;
-    if (vault_claim_statement_id(v, t, KSTMT_OVERRIDE, st->id, op->now) != KERR_OK)
+    vault *v = op->s.v;
+    const struct kstmt *st = &op->s.st;
+    if (vault_claim_statement_id(v, t, KSTMT_OVERRIDE, st->id, op->s.now) != KERR_OK)
         return t->err;
     json_t *existing = NULL;
     kerr e = override_get(v, t, st->id, &existing);
@@ -178,23 +165,23 @@ static kerr create_apply(store_txn *t, void *arg)
     if (e != KERR_NOT_FOUND)
         return e;
     json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:O, s:s, s:s, s:I, s:s, s:[]}", "id", st->id,
-                            "citizen", st->citizen, "requester", op->c.id, "requester_org", op->c.organisation,
+                            "citizen", st->citizen, "requester", op->s.c.id, "requester_org", op->s.c.organisation,
                             "beneficiary", st->beneficiary, "ground", st->ground, "justification", st->justification,
-                            "hours", (json_int_t)st->hours, "sections", st->sections, "statement", op->statement,
-                            "signature", op->signature, "created", (json_int_t)op->now, "state", "pending",
+                            "hours", (json_int_t)st->hours, "sections", st->sections, "statement", op->s.statement,
+                            "signature", op->s.signature, "created", (json_int_t)op->s.now, "state", "pending",
                             "approvals");
     if (!rec)
         return store_txn_fail(t, KERR_INTERNAL);
     override_put(v, t, rec);
     json_t *leaf = json_pack("{s:s, s:s, s:s, s:s}", "override", st->id, "citizen", st->citizen, "statement",
-                             op->statement, "signature", op->signature);
+                             op->s.statement, "signature", op->s.signature);
     if (leaf)
-        tlog_append(v->log, t, op->now, "override.requested", leaf, NULL);
+        tlog_append(v->log, t, op->s.now, "override.requested", leaf, NULL);
     else
         store_txn_fail(t, KERR_INTERNAL);
     json_decref(leaf);
     if (t->err == KERR_OK && op->required == 0)
-        activate_txn(v, t, rec, op->now, op->remote);
+        activate_txn(v, t, rec, op->s.now, op->s.remote);
     op->active = op->required == 0;
     json_decref(rec);
     return t->err;
@@ -204,10 +191,10 @@ static json_t *create_build(void *arg, kerr *code)
 {
     struct create_op *op = arg;
     (void)code;
-    json_t *o = json_pack("{s:s, s:s}", "id", op->st.id, "state", op->active ? "active" : "pending");
+    json_t *o = json_pack("{s:s, s:s}", "id", op->s.st.id, "state", op->active ? "active" : "pending");
     if (o && op->active) {
-        json_object_set_new(o, "activated", json_integer((json_int_t)op->now));
-        json_object_set_new(o, "expires", json_integer((json_int_t)op->now + (json_int_t)op->st.hours * 3600));
+        json_object_set_new(o, "activated", json_integer((json_int_t)op->s.now));
+        json_object_set_new(o, "expires", json_integer((json_int_t)op->s.now + (json_int_t)op->s.st.hours * 3600));
     }
     return o;
 }
@@ -221,21 +208,16 @@ void handle_override_create(struct request *r)
         api_reply_error(r, KERR_INTERNAL, NULL);
         return;
     }
-    op->v = v;
-    op->now = now_s();
-    if (api_parse_envelope(r, OVR_MAX_B64, &op->body, &op->statement, &op->signature) != 0 || api_authenticate(r, &op->c) != 0)
+    signed_op_init(&op->s, r, v);
+    if (api_parse_envelope(r, OVR_MAX_B64, &op->s.body, &op->s.statement, &op->s.signature) != 0 || api_authenticate(r, &op->s.c) != 0)
         goto out;
-    if (op->c.role != charter_role(v, 0)) {
+    if (op->s.c.role != charter_role(v, 0)) {
         api_reply_error(r, KERR_FORBIDDEN, "Only the charter's override authority may request an override.");
         goto out;
     }
-    if (kstmt_verify(&op->st, op->statement, op->signature, "override", op->c.id, op->c.sign_pk, op->now, &err) !=
-        0) {
-        api_reply_jerr(r, &err);
+    if (signed_op_verify(&op->s, r, "override") != 0)
         goto out;
-    }
-    const struct kstmt *st = &op->st;
-    snprintf(op->remote, sizeof op->remote, "%s", r->remote);
+    const struct kstmt *st = &op->s.st;
 
     const char *secs[64];
     size_t ns = json_array_size(st->sections);
@@ -255,7 +237,7 @@ void handle_override_create(struct request *r)
         goto out;
     }
     if (e == KERR_OK) {
-        struct policy_principal req = {.id = op->c.id, .role = op->c.role, .active = op->c.active};
+        struct policy_principal req = {.id = op->s.c.id, .role = op->s.c.role, .active = op->s.c.active};
         struct policy_principal ben = {.id = bp.id, .role = krole_parse(bp.role), .active = bp.active};
         struct policy_override_req o = {
             .requester = &req, .beneficiary = &ben, .ground = st->ground, .justification = st->justification,
@@ -289,38 +271,23 @@ void handle_override_create(struct request *r)
             api_reply_store_error(r, e);
         goto out;
     }
-    api_commit_build(r, v, create_apply, op, create_op_free, API_CREATED, create_build, KERR_OK);
+    api_commit_build(r, v, create_apply, op, signed_op_free, API_CREATED, create_build, KERR_OK);
     return;
 out:
-    create_op_free(op);
+    signed_op_free(op);
 }
 
 /* ================================================================ POST /overrides/{o}/approve */
 
 struct approve_op {
-    vault *v;
-    json_t *body;
-    struct kstmt st;
-    const char *statement, *signature;
-    struct caller c;
-    char remote[48];
+    struct signed_op s;         /* envelope, statement, caller (api/signed.h) */
     char id[64];
-    int64_t now;
     /* set by the apply */
     size_t n_approvals;
     int active;
     int64_t expires;
 };
-
-static void approve_op_free(void *arg)
-{
-    struct approve_op *op = arg;
-    if (!op)
-        return;
-    kstmt_free(&op->st);
-    json_decref(op->body);
-    free(op);
-}
+_Static_assert(offsetof(struct approve_op, s) == 0, "signed_op_free() frees it from its signed_op");
 
 /* The refusal of an approval of REC by C with statement ST, or KERR_OK (shared by the early check
  * and the apply). MSG gets a reason. */
@@ -377,29 +344,29 @@ static kerr approval_refusal(vault *v, const json_t *rec, const struct caller *c
 static kerr approve_apply(store_txn *t, void *arg)
 {
     struct approve_op *op = arg;
-    vault *v = op->v;
+    vault *v = op->s.v;
     json_t *rec = NULL;
     const char *msg = NULL;
     kerr e = override_get(v, t, op->id, &rec);
     if (e != KERR_OK)
         return e;
-    e = approval_refusal(v, rec, &op->c, &op->st, op->now, &msg);
+    e = approval_refusal(v, rec, &op->s.c, &op->s.st, op->s.now, &msg);
     if (e != KERR_OK) {
         json_decref(rec);
         return e;
     }
-    if (vault_claim_statement_id(v, t, KSTMT_OVERRIDE_APPROVAL, op->st.id, op->now) != KERR_OK) {
+    if (vault_claim_statement_id(v, t, KSTMT_OVERRIDE_APPROVAL, op->s.st.id, op->s.now) != KERR_OK) {
         json_decref(rec);
         return t->err;
     }
     json_t *apps = json_object_get(rec, "approvals");
-    json_array_append_new(apps, json_pack("{s:s, s:s, s:s, s:I}", "approver", op->c.id, "statement", op->statement,
-                                          "signature", op->signature, "time", (json_int_t)op->now));
+    json_array_append_new(apps, json_pack("{s:s, s:s, s:s, s:I}", "approver", op->s.c.id, "statement", op->s.statement,
+                                          "signature", op->s.signature, "time", (json_int_t)op->s.now));
     override_put(v, t, rec);
-    json_t *leaf = json_pack("{s:s, s:s, s:s, s:s}", "override", op->id, "approver", op->c.id, "statement",
-                             op->statement, "signature", op->signature);
+    json_t *leaf = json_pack("{s:s, s:s, s:s, s:s}", "override", op->id, "approver", op->s.c.id, "statement",
+                             op->s.statement, "signature", op->s.signature);
     if (leaf)
-        tlog_append(v->log, t, op->now, "override.approved", leaf, NULL);
+        tlog_append(v->log, t, op->s.now, "override.approved", leaf, NULL);
     else
         store_txn_fail(t, KERR_INTERNAL);
     json_decref(leaf);
@@ -408,7 +375,7 @@ static kerr approve_apply(store_txn *t, void *arg)
     int quorum = policy_quorum_reached(ch, op->n_approvals);
     vault_charter_put(v, ch);
     if (t->err == KERR_OK && quorum) {
-        activate_txn(v, t, rec, op->now, op->remote);
+        activate_txn(v, t, rec, op->s.now, op->s.remote);
         op->active = 1;
         op->expires = json_integer_value(json_object_get(rec, "expires"));
     }
@@ -423,7 +390,7 @@ static json_t *approve_build(void *arg, kerr *code)
     json_t *o = json_pack("{s:s, s:s, s:I}", "id", op->id, "state", op->active ? "active" : "pending", "approvals",
                           (json_int_t)op->n_approvals);
     if (o && op->active) {
-        json_object_set_new(o, "activated", json_integer((json_int_t)op->now));
+        json_object_set_new(o, "activated", json_integer((json_int_t)op->s.now));
         json_object_set_new(o, "expires", json_integer((json_int_t)op->expires));
     }
     return o;
@@ -433,39 +400,33 @@ void handle_override_approve(struct request *r)
 {
     vault *v = r->ctx;
     struct approve_op *op = calloc(1, sizeof *op);
-    struct jerr err;
     json_t *rec = NULL;
     if (!op) {
         api_reply_error(r, KERR_INTERNAL, NULL);
         return;
     }
-    op->v = v;
-    op->now = now_s();
+    signed_op_init(&op->s, r, v);
     snprintf(op->id, sizeof op->id, "%s", r->param[0]);
-    if (api_parse_envelope(r, OVR_MAX_B64, &op->body, &op->statement, &op->signature) != 0 || api_authenticate(r, &op->c) != 0)
+    if (api_parse_envelope(r, OVR_MAX_B64, &op->s.body, &op->s.statement, &op->s.signature) != 0 || api_authenticate(r, &op->s.c) != 0)
         goto out;
-    if (op->c.role != charter_role(v, 1)) {
+    if (op->s.c.role != charter_role(v, 1)) {
         api_reply_error(r, KERR_FORBIDDEN, "Only the charter's approver role may approve an override.");
         goto out;
     }
-    if (kstmt_verify(&op->st, op->statement, op->signature, "override-approval", op->c.id, op->c.sign_pk, op->now,
-                     &err) != 0) {
-        api_reply_jerr(r, &err);
+    if (signed_op_verify(&op->s, r, "override-approval") != 0)
         goto out;
-    }
-    if (strcmp(op->st.override_id, op->id) != 0) {
+    if (strcmp(op->s.st.override_id, op->id) != 0) {
         api_reply_error(r, KERR_BAD_STATEMENT, "The statement's override is not the one in the URL.");
         goto out;
     }
-    snprintf(op->remote, sizeof op->remote, "%s", r->remote);
     if (load_rec(r, v, op->id, &rec) != 0)
         goto out;
     const char *msg = NULL;
-    kerr e = approval_refusal(v, rec, &op->c, &op->st, op->now, &msg);
+    kerr e = approval_refusal(v, rec, &op->s.c, &op->s.st, op->s.now, &msg);
     if (e == KERR_OK) {
         store_txn t;
         store_txn_begin(v->st, &t, true);
-        e = vault_statement_id_used(v, &t, KSTMT_OVERRIDE_APPROVAL, op->st.id);
+        e = vault_statement_id_used(v, &t, KSTMT_OVERRIDE_APPROVAL, op->s.st.id);
         store_txn_abort(&t);
     }
     json_decref(rec);
@@ -473,10 +434,10 @@ void handle_override_approve(struct request *r)
         api_reply_error(r, e, msg);
         goto out;
     }
-    api_commit_build(r, v, approve_apply, op, approve_op_free, API_OK, approve_build, KERR_OK);
+    api_commit_build(r, v, approve_apply, op, signed_op_free, API_OK, approve_build, KERR_OK);
     return;
 out:
-    approve_op_free(op);
+    signed_op_free(op);
 }
 
 /* ================================================================ GET /overrides?state= */
@@ -1034,45 +995,30 @@ out:
 /* ================================================================ POST /overrides/{o}/close */
 
 struct close_op {
-    vault *v;
-    json_t *body;
-    struct kstmt st;
-    const char *statement, *signature;
-    struct caller c;
-    char remote[48];
+    struct signed_op s;         /* envelope, statement, caller (api/signed.h) */
     char id[64];
-    int64_t now;
 };
-
-static void close_op_free(void *arg)
-{
-    struct close_op *op = arg;
-    if (!op)
-        return;
-    kstmt_free(&op->st);
-    json_decref(op->body);
-    free(op);
-}
+_Static_assert(offsetof(struct close_op, s) == 0, "signed_op_free() frees it from its signed_op");
 
 static kerr close_apply(store_txn *t, void *arg)
 {
     struct close_op *op = arg;
-    vault *v = op->v;
+    vault *v = op->s.v;
     json_t *rec = NULL;
     kerr e = override_get(v, t, op->id, &rec);
     if (e != KERR_OK)
         return e;
-    if (override_state_at(rec, op->now, NULL) == OVR_CLOSED) {
+    if (override_state_at(rec, op->s.now, NULL) == OVR_CLOSED) {
         json_decref(rec);
         return KERR_CONFLICT;
     }
-    if (vault_claim_statement_id(v, t, KSTMT_OVERRIDE_CLOSE, op->st.id, op->now) != KERR_OK) {
+    if (vault_claim_statement_id(v, t, KSTMT_OVERRIDE_CLOSE, op->s.st.id, op->s.now) != KERR_OK) {
         json_decref(rec);
         return t->err;
     }
     journal_event who;
-    api_journal_event(&who, &op->c, op->remote, op->now, "override-closed", NULL, NULL, "allowed");
-    override_close_txn(v, t, rec, op->now, "closed", op->c.id, op->statement, op->signature, &who);
+    api_journal_event(&who, &op->s.c, op->s.remote, op->s.now, "override-closed", NULL, NULL, "allowed");
+    override_close_txn(v, t, rec, op->s.now, "closed", op->s.c.id, op->s.statement, op->s.signature, &who);
     json_decref(rec);
     return t->err;
 }
@@ -1081,40 +1027,34 @@ void handle_override_close(struct request *r)
 {
     vault *v = r->ctx;
     struct close_op *op = calloc(1, sizeof *op);
-    struct jerr err;
     json_t *rec = NULL;
     if (!op) {
         api_reply_error(r, KERR_INTERNAL, NULL);
         return;
     }
-    op->v = v;
-    op->now = now_s();
+    signed_op_init(&op->s, r, v);
     snprintf(op->id, sizeof op->id, "%s", r->param[0]);
-    if (api_parse_envelope(r, OVR_MAX_B64, &op->body, &op->statement, &op->signature) != 0 || api_authenticate(r, &op->c) != 0)
+    if (api_parse_envelope(r, OVR_MAX_B64, &op->s.body, &op->s.statement, &op->s.signature) != 0 || api_authenticate(r, &op->s.c) != 0)
         goto out;
-    if (op->c.role != charter_role(v, 0) && op->c.role != KROLE_PROFESSIONAL) {
+    if (op->s.c.role != charter_role(v, 0) && op->s.c.role != KROLE_PROFESSIONAL) {
         api_reply_error(r, KERR_FORBIDDEN, "Only the override authority or the beneficiary closes an override.");
         goto out;
     }
-    if (kstmt_verify(&op->st, op->statement, op->signature, "override-close", op->c.id, op->c.sign_pk, op->now,
-                     &err) != 0) {
-        api_reply_jerr(r, &err);
+    if (signed_op_verify(&op->s, r, "override-close") != 0)
         goto out;
-    }
-    if (strcmp(op->st.override_id, op->id) != 0) {
+    if (strcmp(op->s.st.override_id, op->id) != 0) {
         api_reply_error(r, KERR_BAD_STATEMENT, "The statement's override is not the one in the URL.");
         goto out;
     }
-    snprintf(op->remote, sizeof op->remote, "%s", r->remote);
     if (load_rec(r, v, op->id, &rec) != 0)
         goto out;
     int unswept = 0;
-    enum override_state s = override_state_at(rec, op->now, &unswept);
-    int is_ben = !strcmp(json_string_value(json_object_get(rec, "beneficiary")), op->c.id);
+    enum override_state s = override_state_at(rec, op->s.now, &unswept);
+    int is_ben = !strcmp(json_string_value(json_object_get(rec, "beneficiary")), op->s.c.id);
     json_decref(rec);
     if (unswept)
         override_sweep_async(v);
-    if (op->c.role == KROLE_PROFESSIONAL && !is_ben) {
+    if (op->s.c.role == KROLE_PROFESSIONAL && !is_ben) {
         api_reply_error(r, KERR_FORBIDDEN, "Only the override authority or the beneficiary closes an override.");
         goto out;
     }
@@ -1124,15 +1064,15 @@ void handle_override_close(struct request *r)
     }
     store_txn t;
     store_txn_begin(v->st, &t, true);
-    kerr e = vault_statement_id_used(v, &t, KSTMT_OVERRIDE_CLOSE, op->st.id);
+    kerr e = vault_statement_id_used(v, &t, KSTMT_OVERRIDE_CLOSE, op->s.st.id);
     store_txn_abort(&t);
     if (e != KERR_OK) {
         api_reply_error(r, e, NULL);
         goto out;
     }
     json_t *reply = json_pack("{s:s, s:s, s:s}", "id", op->id, "state", "closed", "reason", "closed");
-    api_commit_reply(r, v, close_apply, op, close_op_free, API_OK, reply, KERR_OK);
+    api_commit_reply(r, v, close_apply, op, signed_op_free, API_OK, reply, KERR_OK);
     return;
 out:
-    close_op_free(op);
+    signed_op_free(op);
 }

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "api/access.h"
+#include "api/signed.h"
 #include "api/auth.h"
 #include "api/commit.h"
 #include "vault/citizen.h"
@@ -33,16 +34,10 @@ static int64_t now_s(void)
 /* ---------------------------------------------------------------- POST /requests */
 
 struct request_op {
-    vault *v;
-    json_t *body;
-    struct kstmt st;
-    const char *statement, *signature;
+    struct signed_op s;         /* envelope, statement, caller (api/signed.h) */
     const char **sections;
     size_t n_sections;
     int known;                  /* the citizen is enrolled: store and journal */
-    struct caller c;
-    char remote[48];
-    int64_t now;
 };
 
 static void request_op_free(void *arg)
@@ -50,8 +45,7 @@ static void request_op_free(void *arg)
     struct request_op *op = arg;
     if (!op)
         return;
-    kstmt_free(&op->st);
-    json_decref(op->body);
+    signed_op_release(&op->s);
     free(op->sections);
     free(op);
 }
@@ -59,17 +53,17 @@ static void request_op_free(void *arg)
 static kerr request_apply(store_txn *t, void *arg)
 {
     struct request_op *op = arg;
-    vault *v = op->v;
-    const struct kstmt *st = &op->st;
-    if (vault_claim_statement_id(v, t, KSTMT_REQUEST, st->id, op->now) != KERR_OK)
+    vault *v = op->s.v;
+    const struct kstmt *st = &op->s.st;
+    if (vault_claim_statement_id(v, t, KSTMT_REQUEST, st->id, op->s.now) != KERR_OK)
         return t->err;
     if (!op->known)
         return KERR_OK;
     struct grant_request q = {
         .id = st->id, .citizen = st->citizen, .requester = st->signer, .purpose = st->purpose,
         .sections = op->sections, .n_sections = op->n_sections, .write = !strcmp(st->access, "write"),
-        .days = st->days, .note = st->note, .created = op->now, .statement = op->statement,
-        .signature = op->signature,
+        .days = st->days, .note = st->note, .created = op->s.now, .statement = op->s.statement,
+        .signature = op->s.signature,
     };
     kerr e = grant_request_put(t, v->tab, &q);
     if (e == KERR_CONFLICT)
@@ -77,7 +71,7 @@ static kerr request_apply(store_txn *t, void *arg)
     if (e != KERR_OK)
         return e;
     journal_event ev;
-    api_journal_event(&ev, &op->c, op->remote, op->now, "request", NULL, "", "allowed");
+    api_journal_event(&ev, &op->s.c, op->s.remote, op->s.now, "request", NULL, "", "allowed");
     return journal_append(v->journal, t, st->citizen, &ev, NULL, NULL);
 }
 
@@ -90,25 +84,17 @@ void handle_request_create(struct request *r)
         api_reply_error(r, KERR_INTERNAL, NULL);
         return;
     }
-    op->v = v;
-    op->now = now_s();
-    if (api_parse_envelope(r, GRANT_MAX_B64, &op->body, &op->statement, &op->signature) != 0 || api_authenticate(r, &op->c) != 0)
+    signed_op_init(&op->s, r, v);
+    if (api_parse_envelope(r, GRANT_MAX_B64, &op->s.body, &op->s.statement, &op->s.signature) != 0 || api_authenticate(r, &op->s.c) != 0)
         goto out;
-    if (kstmt_verify(&op->st, op->statement, op->signature, "request", op->c.id, op->c.sign_pk, op->now, &err) !=
-        0) {
-        char msg[sizeof err.msg + sizeof err.field + 4];
-        snprintf(msg, sizeof msg, "%s%s%s%s", err.msg, err.field[0] ? " (" : "", err.field, err.field[0] ? ")" : "");
-        api_reply_error(r, err.code, msg);
+    if (signed_op_verify(&op->s, r, "request") != 0)
         goto out;
-    }
-    const struct kstmt *st = &op->st;
-    if (!(op->sections = (const char **)calloc(json_array_size(st->sections) + 1, sizeof *op->sections))) {
+    const struct kstmt *st = &op->s.st;
+    if (!(op->sections = signed_sections(st, &op->n_sections))) {
         api_reply_error(r, KERR_INTERNAL, NULL);
         goto out;
     }
-    for (size_t i = 0; i < json_array_size(st->sections); i++)
-        op->sections[op->n_sections++] = json_string_value(json_array_get(st->sections, i));
-    struct policy_principal who = {.id = op->c.id, .role = op->c.role, .active = op->c.active};
+    struct policy_principal who = {.id = op->s.c.id, .role = op->s.c.role, .active = op->s.c.active};
     struct policy_request_req req = {
         .purpose = st->purpose, .sections = op->sections, .n_sections = op->n_sections,
         .write = !strcmp(st->access, "write"), .days = st->days,
@@ -122,7 +108,6 @@ void handle_request_create(struct request *r)
         api_reply_error(r, pe, msg);
         goto out;
     }
-    snprintf(op->remote, sizeof op->remote, "%s", r->remote);
     store_txn t;
     struct citizen cz;
     store_txn_begin(v->st, &t, true);
