@@ -101,10 +101,12 @@ kerr api_access_check_txn(vault *v, store_txn *tp, const struct caller *c, const
     const struct charter *ch = vault_charter_get(v);
     e = policy_access_decide(ch, &who, citizen, section, want_write, gv.v, gv.n, ov, nov, now, &d);
     if (e != KERR_OK && e != KERR_FORBIDDEN && e != KERR_PRINCIPAL_INACTIVE && known && c->role != KROLE_CITIZEN) {
-        /* Refused on the grants in force: decide again with what it takes of the revoked ones
+        /* Refused on the grants in force: decide again with what it takes of the ended ones
          * (the newest covering the section), so the refusal names the nearest reason
-         * (grant_revoked). A revoked grant never allows, so this never turns a refusal into an
-         * access, and allowed reads never come here. */
+         * (grant_revoked, grant_expired). A revoked grant never allows, nor does an expired one
+         * while the clock runs forward; allowed reads never come here. Should the clock be set
+         * back after an expired grant was moved (grant_end_expired), the newest covering one
+         * allows here again as its dates say. */
         struct grant_views all = {0};
         kerr le = grant_views_for(tp, v->tab, c->id, citizen, section, &all);
         if (le == KERR_OK && all.n > gv.n) {

@@ -86,8 +86,9 @@ void event_op_expired(struct event_op *op, const struct access_expired *x)
     api_expired_merge(&op->expired, x);
 }
 
-kerr event_grant_active(vault *v, store_txn *t, const char *citizen, const char *grant, const char *section,
-                        int want_write, int64_t now)
+/* event_grant_active() from the record, for GRANTEE's grant only when GRANTEE is set. */
+static kerr record_active(vault *v, store_txn *t, const char *grantee, const char *citizen, const char *grant,
+                          const char *section, int want_write, int64_t now)
 {
     struct grant_rec g;
     kerr e = grant_get(t, v->tab, citizen, grant, &g);
@@ -95,7 +96,8 @@ kerr event_grant_active(vault *v, store_txn *t, const char *citizen, const char 
         return KERR_GRANT_REVOKED;
     if (e != KERR_OK)
         return e;
-    e = policy_grant_state_code(grant_state_at(&g, now));
+    e = grantee && strcmp(g.grantee, grantee) != 0 ? KERR_GRANT_REVOKED /* not GRANTEE's */
+                                                   : policy_grant_state_code(grant_state_at(&g, now));
     if (e == KERR_OK && section && !grant_covers(&g, section))
         e = KERR_SECTION_NOT_GRANTED;
     if (e == KERR_OK && want_write && !g.write)
@@ -104,24 +106,19 @@ kerr event_grant_active(vault *v, store_txn *t, const char *citizen, const char 
     return e;
 }
 
+kerr event_grant_active(vault *v, store_txn *t, const char *citizen, const char *grant, const char *section,
+                        int want_write, int64_t now)
+{
+    return record_active(v, t, NULL, citizen, grant, section, want_write, now);
+}
+
 kerr event_grant_active_for(vault *v, store_txn *t, const char *grantee, const char *citizen, const char *grant,
                             const char *section, int want_write, int64_t now)
 {
     struct grant_views gv;
     kerr e = grant_view_get(t, v->tab, grantee, citizen, grant, &gv);
-    if (e == KERR_NOT_FOUND) {
-        /* Ended: revoked, or expired and moved out (grant_end_expired); the record says which.
-         * Either way never active, so nothing else of it matters. */
-        struct grant_rec g;
-        memset(&g, 0, sizeof g);
-        e = grant_get(t, v->tab, citizen, grant, &g);
-        if (e == KERR_OK || e == KERR_NOT_FOUND)
-            e = e == KERR_OK && strcmp(g.grantee, grantee) == 0 && grant_state_at(&g, now) == GRANT_EXPIRED
-                    ? KERR_GRANT_EXPIRED
-                    : KERR_GRANT_REVOKED;
-        grant_rec_free(&g);
-        return e;
-    }
+    if (e == KERR_NOT_FOUND) /* ended: revoked, or expired and moved out (grant_end_expired) */
+        return record_active(v, t, grantee, citizen, grant, section, want_write, now);
     if (e != KERR_OK) {
         grant_views_free(&gv);
         return e;

@@ -88,7 +88,9 @@ kerr event_grant_active(vault *v, store_txn *t, const char *citizen, const char 
 /**
  * @brief event_grant_active() for a grant to GRANTEE (the actor who relied on it), read from the
  *        by-grantee index alone (vault/grant.h grant_view_get): the commit-time re-check of every
- *        read, on the committer's thread, without opening the grant record. Same results.
+ *        read, on the committer's thread, without opening the grant record. Same results. A
+ *        grant no longer in that index (revoked, or expired and moved out) is judged from its
+ *        record, and only when it is GRANTEE's.
  */
 kerr event_grant_active_for(vault *v, store_txn *t, const char *grantee, const char *citizen, const char *grant,
                             const char *section, int want_write, int64_t now);

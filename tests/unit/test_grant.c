@@ -410,6 +410,14 @@ static void test_end_expired(void)
         ok &= after[i] == before[i] && !strcmp(ref_after[i], ref_before[i]);
     CHECK(ok, "expired: every decision names the same code and grant after the move (plan: %s %s)",
           kerr_code(after[0]), ref_after[0]);
+    /* a clock set back to 1200 after the move: x-new is active by its dates, and allows as it
+     * would from the grants in force (the refusal path reads the newest ended one covering plan) */
+    kerr back;
+    char ref_back[64];
+    decide(c, &t, "plan", 1200, &back, ref_back);
+    CHECK(back == KERR_OK && !strcmp(ref_back, "x-new"),
+          "expired: with the clock set back before its end, the moved x-new allows again (%s %s)", kerr_code(back),
+          ref_back);
     struct grant_rec *l;
     size_t n;
     CHECK(grant_list_for(&t, tab, "wijk-eva", "burger-4", &l, &n) == KERR_OK && n == 5,
