@@ -28,10 +28,10 @@
 #include <time.h>
 
 #include "api/access.h"
-#include "api/signed.h"
 #include "api/auth.h"
 #include "api/commit.h"
 #include "api/events.h"
+#include "api/signed.h"
 #include "vault/citizen.h"
 #include "vault/dossier.h"
 #include "vault/encoding.h"
@@ -176,12 +176,12 @@ void handle_dossier_get(struct request *r)
         char result[96];
         snprintf(result, sizeof result, "denied:%s", kerr_code(refusal));
         struct event_op *op = event_op_new(v, &c, r->remote, citizen, "read", NULL, ref, result, now, 0);
-        if (op)
-            event_op_expired(op, &expired);
-        if (!op)
+        if (!op) {
             api_reply_error(r, KERR_INTERNAL, NULL);
-        else
-            api_commit_error(r, v, event_apply, op, free, refusal, NULL, KERR_JOURNAL_UNAVAILABLE);
+            return;
+        }
+        event_op_expired(op, &expired);
+        api_commit_error(r, v, event_apply, op, free, refusal, NULL, KERR_JOURNAL_UNAVAILABLE);
         return;
     }
 

@@ -27,10 +27,10 @@
 #include <time.h>
 
 #include "api/access.h"
-#include "api/signed.h"
 #include "api/auth.h"
 #include "api/commit.h"
 #include "api/events.h"
+#include "api/signed.h"
 #include "vault/dossier.h"
 #include "vault/encoding.h"
 #include "vault/replay.h"

@@ -21,9 +21,9 @@
 #include <time.h>
 
 #include "api/access.h"
-#include "api/signed.h"
 #include "api/auth.h"
 #include "api/commit.h"
+#include "api/signed.h"
 #include "vault/dossier.h"
 #include "vault/grant.h"
 #include "vault/replay.h"

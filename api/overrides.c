@@ -34,9 +34,9 @@
 #include <sodium.h>
 
 #include "api/access.h"
-#include "api/signed.h"
 #include "api/auth.h"
 #include "api/commit.h"
+#include "api/signed.h"
 #include "vault/citizen.h"
 #include "vault/dossier.h"
 #include "vault/encoding.h"

@@ -17,9 +17,9 @@
 #include <time.h>
 
 #include "api/access.h"
-#include "api/signed.h"
 #include "api/auth.h"
 #include "api/commit.h"
+#include "api/signed.h"
 #include "vault/citizen.h"
 #include "vault/grant.h"
 #include "vault/replay.h"
