@@ -109,7 +109,8 @@ void api_expired_merge(struct access_expired *dst, const struct access_expired *
 /**
  * @brief On the committer, in T: grant_end_expired() at NOW for each grant of X (to GRANTEE, of
  *        CITIZEN). Called by the apply that journals the decision, after its event.
- * @return T's error after the calls (KERR_OK when there was nothing to move).
+ * @return T's error after the calls (KERR_OK when there was nothing to move): it fails only
+ *         through T, so a flat apply (gc_submit_async_flat()) may call it after its writes.
  */
 kerr api_end_expired(vault *v, store_txn *t, const char *grantee, const char *citizen,
                      const struct access_expired *x, int64_t now);

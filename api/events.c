@@ -195,6 +195,7 @@ kerr event_apply(store_txn *t, void *arg)
         if (e != KERR_OK)
             return e;
     }
+    /* gc_submit_async_flat()'s contract holds: after the first write, every failure is T's */
     if (event_append(t, op) != KERR_OK)
         return t->err;
     return api_end_expired(op->v, t, op->actor, op->citizen, &op->expired, op->now);
