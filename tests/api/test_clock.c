@@ -11,8 +11,8 @@
  *    out, is refused 403 grant_expired (journaled), the grant is listed "expired", and it stays
  *    expired after a restart; replaying its statement cannot renew it (409 replay);
  *  - an expired grant leaves the grants in force with the commit of the first decision that meets
- *    it — a refused read, a read, the dossier overview or a write allowed under a renewal — and is
- *    decided and listed as before.
+ *    it — a refused read, a read, the dossier overview (allowed or refused) or a write allowed
+ *    under a renewal — and is decided and listed as before.
  */
 #include "tests/test.h"
 #include "tests/api/client.h"
@@ -32,8 +32,8 @@ TEST_MAIN_DEFS
 #define JUST "Acuut gevaar: de inwoner is sinds gisteren vermist en heeft gedreigd zichzelf iets aan te doen."
 
 static struct kd K;
-static char admin_tok[KC_TOKEN_MAX], anna_tok[KC_TOKEN_MAX], carla_tok[KC_TOKEN_MAX];
-static struct kluis_keys *anna_k, *carla_k;
+static char admin_tok[KC_TOKEN_MAX], anna_tok[KC_TOKEN_MAX], bob_tok[KC_TOKEN_MAX], carla_tok[KC_TOKEN_MAX];
+static struct kluis_keys *anna_k, *bob_k, *carla_k;
 static struct kc_citizen *b1;
 
 static int post(const char *path, const char *token, json_t *body, char err[64])
@@ -100,9 +100,9 @@ static const char *grant_state(const char *gid)
     return state;
 }
 
-/* With kluisd stopped: whether GID is among wijk-anna's grants in force for burger-1 (the index
+/* With kluisd stopped: whether GID is among GRANTEE's grants in force for burger-1 (the index
  * every access decision reads): KERR_OK, KERR_NOT_FOUND when it left it, else an error. */
-static kerr in_force(const char *gid)
+static kerr in_force(const char *grantee, const char *gid)
 {
     vault *v = NULL;
     struct jerr err;
@@ -111,7 +111,7 @@ static kerr in_force(const char *gid)
     if (vault_open(&v, K.vault, &err) != KERR_OK)
         return KERR_INTERNAL;
     store_txn_begin(v->st, &t, true);
-    kerr e = grant_view_get(&t, v->tab, "wijk-anna", "burger-1", gid, &gv);
+    kerr e = grant_view_get(&t, v->tab, grantee, "burger-1", gid, &gv);
     grant_views_free(&gv);
     store_txn_abort(&t);
     vault_close(v);
@@ -145,6 +145,7 @@ int main(void)
     }
     int ok = kc_login(K.port, "beheer", K.admin, admin_tok, NULL) == 200 &&
              kc_principal_new(K.port, admin_tok, "wijk-anna", "professional", &anna_k, anna_tok) == 0 &&
+             kc_principal_new(K.port, admin_tok, "wijk-bob", "professional", &bob_k, bob_tok) == 0 &&
              kc_principal_new(K.port, admin_tok, "burg-carla", "mayor", &carla_k, carla_tok) == 0 &&
              (b1 = kc_citizen_setup(K.port, admin_tok, "burger-1", "correct horse battery")) != NULL;
     CHECK(ok, "setup: a professional, a mayor, an enrolled citizen");
@@ -193,7 +194,7 @@ int main(void)
     json_decref(env);
     /* the refusal's commit took it out of the grants in force (vault/grant.h grant_end_expired);
      * the decisions from here on meet it among the ended ones, and name the same reason */
-    CHECK(kd_stop(&K) == 0 && in_force("g-short") == KERR_NOT_FOUND,
+    CHECK(kd_stop(&K) == 0 && in_force("wijk-anna", "g-short") == KERR_NOT_FOUND,
           "the refused read's commit moved the expired grant out of the grants in force");
     CHECK(kd_start(&K) == 0, "kluisd starts again");
     kd_kill9(&K);
@@ -212,7 +213,7 @@ int main(void)
         usleep(100000);
     st = anna_reads(e);
     CHECK(st == 200, "once the old one ran out the grantee reads under the renewal (%d %s)", st, e);
-    CHECK(kd_stop(&K) == 0 && in_force("g-old") == KERR_NOT_FOUND && in_force("g-renewed") == KERR_OK,
+    CHECK(kd_stop(&K) == 0 && in_force("wijk-anna", "g-old") == KERR_NOT_FOUND && in_force("wijk-anna", "g-renewed") == KERR_OK,
           "that read's commit moved the expired grant out of the grants in force, not the renewal");
     CHECK(kd_start(&K) == 0 && !strcmp(grant_state("g-old"), "expired") && !strcmp(grant_state("g-renewed"), "active"),
           "both are listed as before: g-old expired, g-renewed active");
@@ -228,20 +229,35 @@ int main(void)
     st = kc_call(K.port, "GET", "/v1/citizens/burger-1/dossier", anna_tok, NULL, &r);
     kc_resp_free(&r);
     CHECK(ok && st == 200, "once a write grant ran out the grantee reads the dossier overview (%d)", st);
-    CHECK(kd_stop(&K) == 0 && in_force("g-w-old") == KERR_NOT_FOUND && in_force("g-w-new") == KERR_OK,
+    CHECK(kd_stop(&K) == 0 && in_force("wijk-anna", "g-w-old") == KERR_NOT_FOUND && in_force("wijk-anna", "g-w-new") == KERR_OK,
           "the overview's commit moved the expired grant out of the grants in force");
+    /* and, beside it, wijk-bob's only grant runs out: his dossier overview is refused, and that
+     * refusal's commit moves it */
     now = (int64_t)time(NULL);
-    ok = kd_start(&K) == 0 && write_grant("g-w-old2", now, now + 3) == 201;
+    json_t *bob = tt_grant(b1, "g-bob", "wijk-bob", bob_k->box_pk, "plan", "read", "ondersteuning", now - 60, now + 3,
+                           now);
+    ok = kd_start(&K) == 0 && write_grant("g-w-old2", now, now + 3) == 201 &&
+         post("/v1/citizens/burger-1/grants", b1->token, bob, NULL) == 201;
+    json_decref(bob);
     while ((int64_t)time(NULL) <= now + 3)
         usleep(100000);
     st = tt_post_entry(K.port, anna_tok, "burger-1", "plan",
                        tt_entry(b1, "e-after-expiry", "plan", "wijk-anna", anna_k->sign_sk, now, 0), NULL, e);
     CHECK(ok && st == 201, "the grantee writes under the renewal (%d %s)", st, e);
-    CHECK(kd_stop(&K) == 0 && in_force("g-w-old2") == KERR_NOT_FOUND && in_force("g-w-new") == KERR_OK,
+    st = kc_call(K.port, "GET", "/v1/citizens/burger-1/dossier", bob_tok, NULL, &r);
+    snprintf(e, sizeof e, "%s", r.error);
+    kc_resp_free(&r);
+    CHECK(st == 403 && !strcmp(e, "grant_expired"), "a grantee whose only grant ran out: overview 403 grant_expired (%d %s)",
+          st, e);
+    CHECK(kd_stop(&K) == 0 && in_force("wijk-anna", "g-w-old2") == KERR_NOT_FOUND &&
+              in_force("wijk-anna", "g-w-new") == KERR_OK,
           "that write's commit moved the next expired write grant out of the grants in force");
+    CHECK(in_force("wijk-bob", "g-bob") == KERR_NOT_FOUND,
+          "the refused overview's commit moved wijk-bob's expired grant out of the grants in force");
 out:
     kc_citizen_free(b1);
     kluis_keys_free(anna_k);
+    kluis_keys_free(bob_k);
     kluis_keys_free(carla_k);
     kd_cleanup(&K);
     return TEST_END();
