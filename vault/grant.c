@@ -83,6 +83,23 @@ static unsigned char *idx_str(unsigned char *p, const char *s)
     return p + n;
 }
 
+/*
+ * A grant's view VAL (LEN bytes, under key IK of the index of grants in force) leaves that index
+ * for the table of ended ones, read only to name a refusal or to list: so the index every access
+ * decision reads stays as small as the grants in force. A revoked grant goes at its revocation
+ * (put_index), an expired one once a decision has met it (grant_end_expired).
+ */
+static kerr end_view(store_txn *t, const store_table *tab, const skey *ik, const char *grantee, const char *citizen,
+                     int64_t created, const char *grant, const void *val, size_t len)
+{
+    skey ek;
+    kerr e = store_del(t, tab[VT_GRANTS_BY_GRANTEE], ik);
+    if (e != KERR_OK && e != KERR_NOT_FOUND)
+        return e;
+    key_ended(&ek, t->st, grantee, citizen, created, grant);
+    return store_put(t, tab[VT_GRANTS_ENDED], &ek, val, len);
+}
+
 static kerr put_index(store_txn *t, const store_table *tab, const struct grant_rec *g)
 {
     unsigned char buf[IDX_MAX], *p = buf;
@@ -101,14 +118,7 @@ static kerr put_index(store_txn *t, const store_table *tab, const struct grant_r
     key_index(&ik, t->st, g->grantee, g->citizen, g->id);
     if (!g->revoked)
         return store_put(t, tab[VT_GRANTS_BY_GRANTEE], &ik, buf, (size_t)(p - buf));
-    /* A revoked grant leaves the index every access decision reads (which so stays as small as
-     * the grants in force) for the table of ended ones, read only to name a refusal or to list.
-     * An expired one follows once a decision has met it (grant_end_expired). */
-    kerr e = store_del(t, tab[VT_GRANTS_BY_GRANTEE], &ik);
-    if (e != KERR_OK && e != KERR_NOT_FOUND)
-        return e;
-    key_ended(&ik, t->st, g->grantee, g->citizen, g->created, g->id);
-    return store_put(t, tab[VT_GRANTS_ENDED], &ik, buf, (size_t)(p - buf));
+    return end_view(t, tab, &ik, g->grantee, g->citizen, g->created, g->id, buf, (size_t)(p - buf));
 }
 
 /* One decoded index value: strings point into the value (not NUL-terminated: lengths kept). */
@@ -913,7 +923,7 @@ kerr grant_view_get(store_txn *t, const store_table *tab, const char *grantee, c
 kerr grant_end_expired(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
                        const char *grant, int64_t now)
 {
-    skey k, ek;
+    skey k;
     unsigned char *val = NULL;
     size_t len = 0;
     struct idx_val iv;
@@ -932,11 +942,8 @@ kerr grant_end_expired(store_txn *t, const store_table *tab, const char *grantee
         store_val_free(val, len);
         return store_txn_fail(t, KERR_INTERNAL);
     }
-    if (!(iv.flags & IDX_REVOKED) && now >= iv.expires) {
-        key_ended(&ek, t->st, grantee, citizen, iv.created, grant);
-        if (store_del(t, tab[VT_GRANTS_BY_GRANTEE], &k) == KERR_OK)
-            store_put(t, tab[VT_GRANTS_ENDED], &ek, val, len);
-    }
+    if (!(iv.flags & IDX_REVOKED) && now >= iv.expires)
+        end_view(t, tab, &k, grantee, citizen, iv.created, grant, val, len);
     store_val_free(val, len);
     return t->err;
 }

@@ -47,7 +47,8 @@ struct store {
     atomic_int fail_next_commit;
     uint64_t serial;     /* unique per store_open() in this process: tags the id-hash cache */
     /* per table: the id of the newest write transaction that put or deleted one of its records
-     * (discarded ones too), or of the last commit before store_open(): store_unchanged_since() */
+     * (discarded ones too), 0 before the first (every snapshot sees what came before store_open()):
+     * store_unchanged_since() */
     _Atomic uint64_t changed[STORE_MAX_TABLES];
 };
 
@@ -315,14 +316,6 @@ kerr store_open(store **out, const char *dir, const unsigned char storage_key[ST
         e = store_kerr(rc);
         goto fail;
     }
-    /* every snapshot from now on sees all that was written before */
-    MDB_envinfo info;
-    if ((rc = mdb_env_info(st->env, &info)) != 0) {
-        e = store_kerr(rc);
-        goto fail;
-    }
-    for (unsigned int i = 0; i < STORE_MAX_TABLES; i++)
-        atomic_init(&st->changed[i], (uint64_t)info.me_last_txnid);
     /* data.mdb may have just been created: make its directory entry durable. */
     if (store_fsync_dir(dir) != 0)
         goto fail;
