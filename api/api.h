@@ -330,7 +330,10 @@ unsigned long long api_server_deadline_cuts(const struct api_server *s);
 /**
  * @brief Stop accepting, let requests in flight finish (up to grace_ms; deadlines still apply),
  *        stop the deadline sweeper, stop and free S. NULL is accepted. Not to be called from a
- *        handler.
+ *        handler. From the call on every answer carries `Connection: close`, so kept-alive
+ *        clients leave; after grace_ms a request reaching its handler is answered 503
+ *        `unavailable` (Retry-After: 1), and the call waits until every deferred request has
+ *        been released (api_resume()): the group commit must still be running.
  */
 void api_server_stop(struct api_server *s);
 

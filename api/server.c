@@ -54,6 +54,10 @@
 /* States of a deferred request (api_defer/api_resume), under request.mu_. */
 enum { DEFER_NONE = 0, DEFER_PENDING, DEFER_SUSPENDED, DEFER_RELEASED };
 
+/* api_server.stopping: serving; draining (every answer closes its connection); closed (a request
+ * that reaches its handler now is answered 503 unavailable instead, so nothing new is deferred). */
+enum { STOP_NONE = 0, STOP_DRAINING, STOP_CLOSED };
+
 /* Largest TLS certificate chain or key file read. */
 #define TLS_FILE_MAX (1024 * 1024)
 
@@ -92,6 +96,9 @@ struct api_server {
     int sweeper_running;
     pthread_t sweeper;
     unsigned long long cut;     /* connections shut down at their deadline (atomic)  */
+    /* stopping (see api_server_stop) */
+    int stopping;               /* STOP_* (atomic)                                    */
+    unsigned long busy;         /* handlers running or deferred and not released (atomic) */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -779,6 +786,10 @@ static enum MHD_Result queue(struct request *r)
         return MHD_YES;
     if (!r->resp_)
         return MHD_NO; /* out of memory while replying: closing is the only honest answer */
+    /* Stopping: this answer ends its connection, so keep-alive clients drain instead of sending on. */
+    if (__atomic_load_n(&((struct api_server *)r->srv_)->stopping, __ATOMIC_SEQ_CST) != STOP_NONE &&
+        MHD_add_response_header(r->resp_, "Connection", "close") != MHD_YES)
+        return MHD_NO;
     if (MHD_queue_response(r->conn, r->status_, r->resp_) != MHD_YES)
         return MHD_NO;
     MHD_destroy_response(r->resp_);
@@ -890,7 +901,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         track_set(r->track_, 0);
     }
     if (!r->replied_ && r->defer_state_ == DEFER_NONE) {
+        /* Counted busy before the stop flag is read, and the stop sets the flag before it reads
+         * the count (both sequentially consistent): either the stop waits for this handler and the
+         * commit it may defer to, or this request sees the stop and defers nothing. */
+        __atomic_add_fetch(&s->busy, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&s->stopping, __ATOMIC_SEQ_CST) == STOP_CLOSED) {
+            __atomic_sub_fetch(&s->busy, 1, __ATOMIC_SEQ_CST);
+            api_reply_error_retry(r, KERR_UNAVAILABLE, "kluisd is stopping", 1);
+            return queue(r);
+        }
         r->route_->handler(r);
+        if (!r->suspended_)
+            __atomic_sub_fetch(&s->busy, 1, __ATOMIC_SEQ_CST); /* else api_resume() releases it */
         if (r->suspended_) {
             /* Deferred: suspend unless the reply was already stored and released meanwhile. */
             pthread_mutex_lock(&r->mu_);
@@ -924,11 +946,13 @@ void api_defer(struct request *r)
 
 void api_resume(struct request *r)
 {
+    struct api_server *s = (struct api_server *)r->srv_; /* outlives R: api_server_stop() waits for it */
     pthread_mutex_lock(&r->mu_);
     if (r->defer_state_ == DEFER_SUSPENDED)
         MHD_resume_connection(r->conn);
     r->defer_state_ = DEFER_RELEASED;
     pthread_mutex_unlock(&r->mu_);
+    __atomic_sub_fetch(&s->busy, 1, __ATOMIC_SEQ_CST);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -1227,6 +1251,10 @@ void api_server_stop(struct api_server *s)
     if (!s)
         return;
     MHD_socket ls = MHD_quiesce_daemon(s->daemon);
+    /* Draining: no new connections; every answer from now on closes its connection, so clients on
+     * kept-alive connections get what they asked and go, rather than sending on for the whole
+     * grace period. */
+    __atomic_store_n(&s->stopping, STOP_DRAINING, __ATOMIC_SEQ_CST);
     struct timespec tick = { 0, 10 * 1000 * 1000 };
     for (unsigned int waited = 0; waited < s->grace_ms; waited += 10) {
         const union MHD_DaemonInfo *di =
@@ -1235,6 +1263,14 @@ void api_server_stop(struct api_server *s)
             break;
         nanosleep(&tick, NULL);
     }
+    /* Closed: a request that reaches a handler now is answered 503 at once. libmicrohttpd aborts
+     * the process when it is stopped with a connection still suspended, so wait until every
+     * deferred request has been released: the group commit, still running, ends every operation
+     * it holds, committed or failed (a commit stuck on a dead disk would hold vault_close() too). */
+    __atomic_store_n(&s->stopping, STOP_CLOSED, __ATOMIC_SEQ_CST);
+    struct timespec short_tick = { 0, 1000 * 1000 };
+    while (__atomic_load_n(&s->busy, __ATOMIC_SEQ_CST) != 0)
+        nanosleep(&short_tick, NULL);
     /* the sweeper never outlives the daemon whose connections it watches */
     sweeper_stop(s);
     MHD_stop_daemon(s->daemon);
