@@ -221,6 +221,8 @@ static int cmd_serve(int argc, char **argv)
         die(1, "cannot open the vault: %s", err.msg);
     if (v->journal_moved)
         fprintf(stderr, "kluisd: journal moved to its current layout: %zu records\n", v->journal_moved);
+    if (v->views_rebuilt)
+        fprintf(stderr, "kluisd: grant views written again beside the entries: %zu grants\n", v->views_rebuilt);
 
     struct api_static *web = load_web(opt(argc, argv, "--web"));
     struct api_config cfg = {

@@ -327,7 +327,7 @@ kerr entry_put(struct vault *v, store_txn *t, const char *citizen, const char *s
     memcpy(p, e->blob, e->blob_len);
 
     skey k;
-    key_entry(v, &k, 'E', citizen, section);
+    key_entry(v, &k, DOSSIER_TAG_ENTRY, citizen, section);
     skey_u64(&k, e->seq);
     store_put(t, v->tab[VT_ENTRIES], &k, buf, len);
     free(buf); /* ciphertext and public statements only: nothing to wipe */
@@ -405,7 +405,7 @@ kerr entry_list(struct vault *v, store_txn *t, const char *citizen, const char *
         *more = 0;
     if (limit == 0 || after == UINT64_MAX)
         return t->err;
-    key_entry(v, &prefix, 'E', citizen, section);
+    key_entry(v, &prefix, DOSSIER_TAG_ENTRY, citizen, section);
     from = prefix;
     skey_u64(&from, after + 1);
     for (store_iter_begin(&it, t, v->tab[VT_ENTRIES], &prefix, &from); store_iter_next(&it);) {
@@ -495,7 +495,7 @@ kerr section_erase(struct vault *v, store_txn *t, const char *citizen, const cha
     kerr e = section_get(v, t, citizen, section, &s);
     if (e != KERR_OK)
         return e;
-    key_entry(v, &prefix, 'E', citizen, section);
+    key_entry(v, &prefix, DOSSIER_TAG_ENTRY, citizen, section);
     delete_prefix(t, v->tab[VT_ENTRIES], &prefix, &ne);
     key_entry(v, &prefix, 'I', citizen, section);
     delete_prefix(t, v->tab[VT_ENTRIES], &prefix, &ni);

@@ -7,6 +7,11 @@
  *                "signature","self_wrap","escrow_wrap","created"}
  *   VT_ENTRIES   'E' || id-hash(citizen) || id-hash(section) || be64(seq)      → entry (binary, below)
  *                'I' || id-hash(citizen) || id-hash(section) || id-hash(entry) → be64(seq)
+ *                'E' || id-hash(citizen) || id-hash(0x00 || id-hash(grantee)) || id-hash(grant)
+ *                    → the view of a grant in force, a copy of the by-grantee index's, owned by
+ *                      vault/grant.c: beside the citizen's entries, so a read's access decision and
+ *                      its entry page share one descent. A section name holds no NUL, so no
+ *                      section's prefix ever covers one of these.
  *
  * Section and epoch values are sealed JSON. The section state names its section, so the sections
  * of a dossier can be listed although keys are hashes. An entry value is a fixed binary layout,
@@ -38,6 +43,9 @@
 #include "vault/store.h"
 
 struct vault;
+
+/** The tag of a citizen's entries in VT_ENTRIES, which the views of its grants share (vault/grant.c). */
+#define DOSSIER_TAG_ENTRY ((uint8_t)'E')
 
 /** The state of one section of one dossier. */
 struct section_state {

@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "vault/dossier.h"
 #include "vault/jspec.h"
 #include "vault/vault.h"
 
@@ -51,6 +52,41 @@ static void key_ended(skey *k, const store *st, const char *grantee, const char 
     skey_id(k, st, grant, strlen(grant));
 }
 
+/*
+ * A copy of every view in force beside its citizen's entries, in VT_ENTRIES (vault/dossier.h):
+ *   DOSSIER_TAG_ENTRY || id-hash(citizen) || id-hash(0x00 || id-hash(grantee)) || id-hash(grant)
+ * A read's access decision reads it (grant_views_for), and the entry page the read answers with
+ * sits under DOSSIER_TAG_ENTRY || id-hash(citizen) as well: the two share one descent of one
+ * B-tree, where the by-grantee index cost a second descent of a second tree, each level a cache
+ * miss in a large vault (docs/performance.md, eighth pass). The hashed 0x00 || id-hash(grantee)
+ * keeps these keys apart from an entry's id-hash(section): a section name never holds a NUL; and
+ * it is made from the grantee's hash, so the copy can be built from the by-grantee index's keys
+ * (grant_views_colocate). That index keeps every view too, for listings by grantee, the
+ * commit-time re-check and the expiry move: put_index() and end_view() write and delete both in
+ * the same transaction, so the two never differ.
+ */
+static void key_near_h(skey *k, const store *st, const unsigned char *citizen_h, const unsigned char *grantee_h)
+{
+    unsigned char sep[1 + STORE_IDBYTES];
+    sep[0] = 0;
+    memcpy(sep + 1, grantee_h, STORE_IDBYTES);
+    skey_reset(k);
+    skey_u8(k, DOSSIER_TAG_ENTRY);
+    skey_bytes(k, citizen_h, STORE_IDBYTES);
+    skey_id(k, st, sep, sizeof sep);
+}
+
+/* The copy's key of GRANT (NULL: the prefix of every grant of CITIZEN to GRANTEE). */
+static void key_near(skey *k, const store *st, const char *grantee, const char *citizen, const char *grant)
+{
+    unsigned char ch[STORE_IDBYTES], gh[STORE_IDBYTES];
+    store_id_hash(st, ch, citizen, strlen(citizen));
+    store_id_hash(st, gh, grantee, strlen(grantee));
+    key_near_h(k, st, ch, gh);
+    if (grant)
+        skey_id(k, st, grant, strlen(grant));
+}
+
 static void key_wrap(skey *k, const store *st, const char *citizen, const char *grant, const char *section,
                      uint64_t epoch)
 {
@@ -60,14 +96,16 @@ static void key_wrap(skey *k, const store *st, const char *citizen, const char *
 }
 
 /*
- * The by-grantee index. Its keys are hashes, so a value names the grant it points at; since format
- * 'G' it also carries the grant's policy view, so the access decision of every dossier read (and
- * the commit-time re-check of the grant a read relied on) opens one small value per grant instead
- * of the whole record with its statement and signature — a JSON parse of some 1.5 KiB each:
+ * The by-grantee index (table "grants_in_force"). Its keys are hashes, so a value names the grant
+ * it points at, and carries the grant's policy view, so the access decision of every dossier read
+ * (and the commit-time re-check of the grant a read relied on) opens one small value per grant
+ * instead of the whole record with its statement and signature — a JSON parse of some 1.5 KiB each:
  *   u8 'G' || u8 flags (1 write, 2 revoked) || be64 not_before || be64 expires || be64 created ||
  *   u8 len || citizen || u8 len || grant || u8 n || n x (u8 len || section)
- * grant_put writes it, grant_revoke rewrites it. Values written before the view existed are JSON
- * {"c","g"} and are still read: the view then comes from the record.
+ * The same bytes are the copy beside the entries and the ended grants' values. grant_put writes
+ * it, grant_revoke moves it. Older kluisds also wrote JSON {"c","g"} values into their table
+ * "grants_by_grantee"; vault_open writes every view again from the records when that table is
+ * there (grant_views_rebuild), so only this format is read.
  */
 #define IDX_TAG ((unsigned char)'G')
 #define IDX_WRITE 1u
@@ -92,15 +130,21 @@ static unsigned char *idx_str(unsigned char *p, const char *s)
 static kerr end_view(store_txn *t, const store_table *tab, const skey *ik, const char *grantee, const char *citizen,
                      int64_t created, const char *grant, const void *val, size_t len)
 {
-    skey ek;
+    skey ek, nk;
     kerr e = store_del(t, tab[VT_GRANTS_BY_GRANTEE], ik);
+    if (e != KERR_OK && e != KERR_NOT_FOUND)
+        return e;
+    key_near(&nk, t->st, grantee, citizen, grant);
+    e = store_del(t, tab[VT_ENTRIES], &nk);
     if (e != KERR_OK && e != KERR_NOT_FOUND)
         return e;
     key_ended(&ek, t->st, grantee, citizen, created, grant);
     return store_put(t, tab[VT_GRANTS_ENDED], &ek, val, len);
 }
 
-static kerr put_index(store_txn *t, const store_table *tab, const struct grant_rec *g)
+/* Write G's view: in the grants in force and beside the entries when IN_FORCE, else (revoked, or
+ * expired when the views are rebuilt) in the ended grants. */
+static kerr put_index(store_txn *t, const store_table *tab, const struct grant_rec *g, int in_force)
 {
     unsigned char buf[IDX_MAX], *p = buf;
     skey ik;
@@ -116,14 +160,17 @@ static kerr put_index(store_txn *t, const store_table *tab, const struct grant_r
     for (size_t i = 0; i < g->n_sections; i++)
         p = idx_str(p, g->sections[i]);
     key_index(&ik, t->st, g->grantee, g->citizen, g->id);
-    if (!g->revoked)
+    if (in_force) {
+        skey nk;
+        key_near(&nk, t->st, g->grantee, g->citizen, g->id);
+        store_put(t, tab[VT_ENTRIES], &nk, buf, (size_t)(p - buf));
         return store_put(t, tab[VT_GRANTS_BY_GRANTEE], &ik, buf, (size_t)(p - buf));
+    }
     return end_view(t, tab, &ik, g->grantee, g->citizen, g->created, g->id, buf, (size_t)(p - buf));
 }
 
 /* One decoded index value: strings point into the value (not NUL-terminated: lengths kept). */
 struct idx_val {
-    int view;                  /* format 'G': the fields below are set; else only c and g  */
     const unsigned char *c, *g;
     size_t c_len, g_len;
     unsigned flags;
@@ -150,7 +197,6 @@ static int idx_decode(const unsigned char *v, size_t len, struct idx_val *out)
     memset(out, 0, sizeof *out);
     if (len < IDX_FIXED || v[0] != IDX_TAG)
         return -1;
-    out->view = 1;
     out->flags = v[1];
     out->not_before = (int64_t)store_be64(v + 2);
     out->expires = (int64_t)store_be64(v + 10);
@@ -403,7 +449,7 @@ kerr grant_put(store_txn *t, const store_table *tab, const struct grant_rec *g)
         return store_txn_fail(t, KERR_BAD_REQUEST);
     if (put_json(t, tab[VT_GRANTS], &k, o) != KERR_OK)
         return t->err;
-    return put_index(t, tab, &fresh);
+    return put_index(t, tab, &fresh, !fresh.revoked);
 }
 
 kerr grant_get(store_txn *t, const store_table *tab, const char *citizen, const char *grant,
@@ -495,7 +541,7 @@ kerr grant_revoke(store_txn *t, const store_table *tab, const char *citizen, con
     }
     key_grant(&k, t->st, citizen, grant);
     /* the index carries the grant's state too: revoked in the same transaction */
-    if (put_json(t, tab[VT_GRANTS], &k, o) != KERR_OK || put_index(t, tab, &g) != KERR_OK) {
+    if (put_json(t, tab[VT_GRANTS], &k, o) != KERR_OK || put_index(t, tab, &g, !g.revoked) != KERR_OK) {
         grant_rec_free(&g);
         return t->err;
     }
@@ -683,60 +729,18 @@ static struct view_block *view_from_idx(const struct idx_val *iv)
     return b;
 }
 
-static struct view_block *view_from_rec(const struct grant_rec *g)
-{
-    struct idx_val iv = {.view = 1, .g = (const unsigned char *)g->id, .g_len = strlen(g->id),
-                         .flags = (g->write ? IDX_WRITE : 0) | (g->revoked ? IDX_REVOKED : 0),
-                         .not_before = g->not_before, .expires = g->expires, .created = g->created,
-                         .n = g->n_sections};
-    for (size_t i = 0; i < iv.n && i < GRANT_MAX_SECTIONS; i++) {
-        iv.sec[i] = (const unsigned char *)g->sections[i];
-        iv.sec_len[i] = strlen(g->sections[i]);
-    }
-    return view_from_idx(&iv);
-}
-
-/* The view of the index value VAL (LEN bytes) under GRANTEE || CITIZEN || ...; NULL with T failed. */
-static struct view_block *view_of(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
-                                  const unsigned char *val, size_t len)
+/* The view in index value VAL of a grant of CITIZEN (format 'G'); NULL with T failed when the
+ * value is not that (damaged: vault_open wrote every view in this format, grant_views_rebuild). */
+static struct view_block *view_of(store_txn *t, const char *citizen, const unsigned char *val, size_t len)
 {
     struct idx_val iv;
     struct view_block *b = NULL;
-    if (len && val[0] == IDX_TAG) {
-        if (idx_decode(val, len, &iv) != 0 || iv.c_len != strlen(citizen) || memcmp(iv.c, citizen, iv.c_len) != 0) {
-            store_txn_fail(t, KERR_INTERNAL); /* not what this key must hold: damaged */
-            return NULL;
-        }
-        if (!(b = view_from_idx(&iv)))
-            store_txn_fail(t, KERR_INTERNAL);
-        return b;
-    }
-    /* a value from before the view: {"c","g"}, the view from the record */
-    struct jerr err;
-    const char *c = NULL, *gid = NULL;
-    const struct jspec spec[] = {
-        {.name = "c", .type = JS_ID, .out = &c},
-        {.name = "g", .type = JS_ID, .out = &gid},
-    };
-    json_t *o = jspec_parse((const char *)val, len, &err);
-    struct grant_rec g;
-    if (!o || jspec_extract(o, spec, 2, &err) != 0 || strcmp(c, citizen) != 0) {
-        json_decref(o);
+    if (idx_decode(val, len, &iv) != 0 || iv.c_len != strlen(citizen) || memcmp(iv.c, citizen, iv.c_len) != 0) {
         store_txn_fail(t, KERR_INTERNAL);
         return NULL;
     }
-    kerr e = grant_get(t, tab, c, gid, &g);
-    json_decref(o);
-    if (e == KERR_NOT_FOUND || (e == KERR_OK && strcmp(g.grantee, grantee) != 0)) {
-        grant_rec_free(&g);
+    if (!(b = view_from_idx(&iv)))
         store_txn_fail(t, KERR_INTERNAL);
-        return NULL;
-    }
-    if (e != KERR_OK)
-        return NULL;
-    if (!(b = view_from_rec(&g)))
-        store_txn_fail(t, KERR_INTERNAL);
-    grant_rec_free(&g);
     return b;
 }
 
@@ -814,8 +818,8 @@ static void ended_views(store_txn *t, const store_table *tab, const skey *p, con
                 witness = v;
             continue;
         }
-        if (*n == *cap) {
-            size_t nc = *cap ? *cap * 2 : 4;
+        if (*n == *cap || !*b) {
+            size_t nc = *n ? *n * 2 : 4;
             struct view_block **nb = realloc(*b, nc * sizeof *nb);
             if (!nb) {
                 free(v);
@@ -852,14 +856,15 @@ kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, 
     struct view_block **b = NULL;
     size_t n = 0, cap = 0;
     store_iter it;
-    skey p;
+    skey p, near;
     memset(out, 0, sizeof *out);
     skey_reset(&p);
     skey_id(&p, t->st, grantee, strlen(grantee));
     skey_id(&p, t->st, citizen, strlen(citizen));
+    key_near(&near, t->st, grantee, citizen, NULL);
     /* values first (cursor open), old-format fallbacks read records: collect, then resolve */
     struct pend { unsigned char *val; size_t len; } *pv = NULL;
-    for (store_iter_begin(&it, t, tab[VT_GRANTS_BY_GRANTEE], &p, NULL); store_iter_next(&it);) {
+    for (store_iter_begin(&it, t, tab[VT_ENTRIES], &near, NULL); store_iter_next(&it);) {
         unsigned char *val = NULL;
         size_t len = 0;
         if (store_iter_get(&it, &val, &len) != KERR_OK)
@@ -884,7 +889,7 @@ kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, 
     if (t->err == KERR_OK && n && !(b = calloc(n, sizeof *b)))
         store_txn_fail(t, KERR_INTERNAL);
     for (size_t i = 0; i < n; i++) {
-        if (t->err == KERR_OK && b && (b[m] = view_of(t, tab, grantee, citizen, pv[i].val, pv[i].len)) != NULL)
+        if (t->err == KERR_OK && b && (b[m] = view_of(t, citizen, pv[i].val, pv[i].len)) != NULL)
             m++;
         store_val_free(pv[i].val, pv[i].len);
     }
@@ -910,7 +915,7 @@ kerr grant_view_get(store_txn *t, const store_table *tab, const char *grantee, c
         store_val_free(val, len);
         return store_txn_fail(t, KERR_INTERNAL);
     }
-    b[0] = view_of(t, tab, grantee, citizen, val, len);
+    b[0] = view_of(t, citizen, val, len);
     store_val_free(val, len);
     if (b[0] && strcmp(b[0]->pg.id, grant) != 0) {
         free(b[0]);
@@ -933,10 +938,6 @@ kerr grant_end_expired(store_txn *t, const store_table *tab, const char *grantee
     kerr e = store_get(t, tab[VT_GRANTS_BY_GRANTEE], &k, &val, &len);
     if (e != KERR_OK)
         return e == KERR_NOT_FOUND ? KERR_OK : e;
-    if (!len || val[0] != IDX_TAG) { /* written before views: no dates without the record; stays */
-        store_val_free(val, len);
-        return KERR_OK;
-    }
     if (idx_decode(val, len, &iv) != 0 || iv.g_len != strlen(grant) || memcmp(iv.g, grant, iv.g_len) != 0 ||
         iv.c_len != strlen(citizen) || memcmp(iv.c, citizen, iv.c_len) != 0) {
         store_val_free(val, len);
@@ -946,6 +947,64 @@ kerr grant_end_expired(store_txn *t, const store_table *tab, const char *grantee
         end_view(t, tab, &k, grantee, citizen, iv.created, grant, val, len);
     store_val_free(val, len);
     return t->err;
+}
+
+kerr grant_views_rebuild(store *st, const store_table *tab, int64_t now, size_t batch, size_t *grants)
+{
+    skey from;
+    int started = 0;
+    *grants = 0;
+    struct kv { unsigned char key[2 * STORE_IDBYTES]; unsigned char *val; size_t len; } *w = calloc(batch, sizeof *w);
+    if (!w)
+        return KERR_INTERNAL;
+    for (;;) {
+        store_txn t;
+        store_iter it;
+        size_t n = 0;
+        store_txn_begin(st, &t, false);
+        /* collect first, then write: no cursor open across the puts */
+        for (store_iter_begin(&it, &t, tab[VT_GRANTS], NULL, started ? &from : NULL); n < batch && store_iter_next(&it);) {
+            size_t klen = 0;
+            const unsigned char *kb = store_iter_key(&it, &klen);
+            if (klen != sizeof w[n].key || store_iter_get(&it, &w[n].val, &w[n].len) != KERR_OK) {
+                store_txn_fail(&t, KERR_INTERNAL);
+                break;
+            }
+            memcpy(w[n++].key, kb, klen);
+        }
+        store_iter_end(&it);
+        for (size_t i = 0; i < n; i++) {
+            struct jerr err;
+            struct grant_rec g;
+            json_t *o = t.err == KERR_OK ? jspec_parse((const char *)w[i].val, w[i].len, &err) : NULL;
+            if (t.err == KERR_OK && !o)
+                store_txn_fail(&t, KERR_INTERNAL);
+            if (o && grant_from_json(&t, o, &g) == KERR_OK) {
+                int in_force = !g.revoked && now < g.expires;
+                if (in_force) { /* moved at expiry under a clock that ran ahead: one place only */
+                    skey ek;
+                    key_ended(&ek, st, g.grantee, g.citizen, g.created, g.id);
+                    store_del(&t, tab[VT_GRANTS_ENDED], &ek); /* usually absent: KERR_NOT_FOUND */
+                }
+                put_index(&t, tab, &g, in_force);
+                grant_rec_free(&g);
+            }
+            sodium_memzero(w[i].val, w[i].len); /* a record holds the grant's note */
+            store_val_free(w[i].val, w[i].len);
+        }
+        if (n) {
+            skey_reset(&from);
+            skey_bytes(&from, w[n - 1].key, sizeof w[n - 1].key);
+            skey_u8(&from, 0); /* the next key after the last one read */
+            started = 1;
+        }
+        kerr e = store_txn_commit(&t); /* aborts when T failed */
+        *grants += n;
+        if (e != KERR_OK || n < batch) {
+            free(w);
+            return e;
+        }
+    }
 }
 
 void grant_views_free(struct grant_views *g)

@@ -5,9 +5,15 @@
  *   VT_GRANTS            id-hash(citizen) || id-hash(grant)  → grant record (JSON): the statement
  *                        and signature exactly as received (b64), the parsed fields, `created`, and
  *                        once revoked `revoked` with the revoke statement and signature.
- *   VT_GRANTS_BY_GRANTEE id-hash(grantee) || id-hash(citizen) || id-hash(grant)
- *                        → {"c": citizen, "g": grant}: the hashes in the key cannot be read back, so
- *                        the index value names what it points at (sealed like everything else).
+ *   VT_GRANTS_BY_GRANTEE id-hash(grantee) || id-hash(citizen) || id-hash(grant) ("grants_in_force")
+ *                        → the policy view of a grant in force (binary, vault/grant.c), which names
+ *                        citizen and grant: the hashes in the key cannot be read back.
+ *   VT_GRANTS_ENDED      id-hash(grantee) || id-hash(citizen) || be64(~created) || id-hash(grant)
+ *                        → the view of a revoked or expired grant, newest first.
+ *   VT_ENTRIES           DOSSIER_TAG_ENTRY || id-hash(citizen) || id-hash(0x00 || id-hash(grantee))
+ *                        || id-hash(grant) → the same view, beside the citizen's entries: what the
+ *                        access decision reads (vault/dossier.h). Written and removed together with
+ *                        the by-grantee index's.
  *   VT_GRANT_WRAPS       id-hash(citizen) || id-hash(grant) || id-hash(section) || be64(epoch)
  *                        → the 80-byte wrap of that epoch's DEK to the grantee.
  *   VT_REQUESTS          id-hash(citizen) || id-hash(request) → access request record (JSON).
@@ -19,8 +25,8 @@
  * named per function (KERR_CONFLICT) also leave T healthy, so the caller answers them itself.
  * Writes are meant to run inside a group-commit apply (vault/groupcommit.h).
  *
- * TAB is the vault's table array (v->tab), indexed by enum vault_table; only the four tables above
- * are used. Records returned own their memory (free with grant_rec_free() / grant_recs_free(),
+ * TAB is the vault's table array (v->tab), indexed by enum vault_table; only the tables above
+ * are used (of VT_ENTRIES only the views' keys). Records returned own their memory (free with grant_rec_free() / grant_recs_free(),
  * grant_request_free() / grant_requests_free()); every string of a record is borrowed from it.
  * Lists come sorted by `created`, then id (bytewise), so answers are deterministic although keys
  * are hashes. Thread rules: those of the store_txn used.
@@ -207,6 +213,21 @@ kerr grant_view_get(store_txn *t, const store_table *tab, const char *grantee, c
  */
 kerr grant_end_expired(store_txn *t, const store_table *tab, const char *grantee, const char *citizen,
                        const char *grant, int64_t now);
+
+/**
+ * @brief Write every grant's view again from its record (VT_GRANTS, the truth): a grant in force
+ *        (not revoked, not expired by NOW) into the grants in force and beside its citizen's
+ *        entries (vault/dossier.h), any other into the ended grants, out of both. vault_open runs it
+ *        once when the file still has the table an older kluisd kept its views in: a vault from
+ *        before the copies beside the entries, or one an older kluisd has opened since (it would
+ *        have revoked or granted without them). BATCH records per write transaction, each
+ *        committed; idempotent, so a crash midway just runs it again. Runs before the group
+ *        committer starts (it begins its own write transactions).
+ * @param[out] grants  grant records read.
+ * @return KERR_OK, or the failing transaction's error (KERR_INTERNAL for a damaged record).
+ */
+kerr grant_views_rebuild(store *st, const store_table *tab, int64_t now, size_t batch, size_t *grants)
+    __attribute__((warn_unused_result));
 
 /** @brief Release OUT's memory and zero it. NULL and zeroed structs are fine. */
 void grant_views_free(struct grant_views *g);

@@ -327,6 +327,27 @@ fail:
     return e;
 }
 
+kerr store_retired_table(store *st, const char *name, bool drop, bool *present)
+{
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    int rc;
+    *present = false;
+    for (unsigned int i = 0; i < st->n_tables; i++)
+        if (strcmp(st->name[i], name) == 0)
+            return KERR_BAD_REQUEST; /* one of ours: not retired */
+    if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+        return store_kerr(rc);
+    rc = mdb_dbi_open(txn, name, 0, &dbi); /* no MDB_CREATE: only look */
+    if (rc == 0) {
+        *present = true;
+        if (drop && (rc = mdb_drop(txn, dbi, 1)) == 0)
+            return (rc = mdb_txn_commit(txn)) == 0 ? KERR_OK : store_kerr(rc);
+    }
+    mdb_txn_abort(txn);
+    return rc == 0 || rc == MDB_NOTFOUND ? KERR_OK : store_kerr(rc);
+}
+
 void store_close(store *st)
 {
     if (!st)

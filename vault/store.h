@@ -172,6 +172,16 @@ bool store_rc_is_fatal(int rc);
  */
 void store_debug_fail_next_commit(store *st, int rc);
 
+/**
+ * @brief Whether table NAME, which ST does not declare (a table an older format kept), exists in
+ *        the file; with DROP, delete it and its records in one durable commit. For vault_open's
+ *        format moves only: it begins its own write transaction, so no other may be open.
+ * @param[out] present  true when the table was there (and, with DROP, is now gone).
+ * @return KERR_OK; KERR_BAD_REQUEST when ST declares NAME; else LMDB's error (store_kerr).
+ */
+kerr store_retired_table(store *st, const char *name, bool drop, bool *present)
+    __attribute__((warn_unused_result));
+
 /* ---------------------------------------------------------------- keys */
 
 /** @brief Empty K. */

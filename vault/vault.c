@@ -22,6 +22,7 @@
 
 #include "vault/checkpoint.h"
 #include "vault/encoding.h"
+#include "vault/grant.h"
 #include "vault/journal.h"
 #include "vault/jspec.h"
 #include "vault/secret.h"
@@ -32,12 +33,19 @@ static const char *const table_names[VT_COUNT_] = {
     [VT_LOG_LEAF] = TLOG_TABLE_LEAF, [VT_LOG_HASH] = TLOG_TABLE_HASH, [VT_LOG_META] = TLOG_TABLE_META,
     [VT_SESSIONS] = "sessions",   [VT_SESSIONS_BY_PRINCIPAL] = "sessions_by_principal",
     [VT_CITIZENS] = "citizens",   [VT_SECTIONS] = "sections",    [VT_EPOCHS] = "epochs",
-    [VT_ENTRIES] = "entries",     [VT_GRANTS] = "grants",        [VT_GRANTS_BY_GRANTEE] = "grants_by_grantee",
+    [VT_ENTRIES] = "entries",     [VT_GRANTS] = "grants",        [VT_GRANTS_BY_GRANTEE] = "grants_in_force",
     [VT_GRANT_WRAPS] = "grant_wraps", [VT_REQUESTS] = "requests", [VT_STATEMENT_IDS] = "statement_ids",
     [VT_JOURNAL] = "journal",     [VT_OVERRIDES] = "overrides", [VT_GRANTS_ENDED] = "grants_ended",
 };
 
 enum { META_CONFIG = 1 };
+
+/* The table the grants in force were kept in before their views had copies beside the entries
+ * (now "grants_in_force"). A kluisd that knows only that name creates it when it opens the vault. */
+#define RETIRED_GRANT_INDEX "grants_by_grantee"
+
+/* Grant records per write transaction when the views are written again at open. */
+#define VIEWS_BATCH 10000
 #define STORAGE_KEY_BYTES STORE_KEYBYTES
 
 /* ---------------------------------------------------------------- the vault's own key files */
@@ -477,6 +485,26 @@ static kerr load_config(vault *v, struct jerr *err)
  * journal written by an older kluisd to the current layout, and rebuild the heads changed after
  * its last checkpoint. A vault already current costs a few seeks and at most JOURNAL_CKPT_EVENTS
  * event reads. */
+/*
+ * The access decision reads the views of the grants in force beside the entries (vault/grant.c).
+ * A file that still has the table older kluisds kept those views in comes from before, or an
+ * older kluisd has opened it since and may have granted or revoked without the copies: every view
+ * is written again from the grant records, and only then is that table dropped. A crash midway
+ * leaves the table, so the next open does it again.
+ */
+static kerr rebuild_views(vault *v, struct jerr *err)
+{
+    bool old = false;
+    size_t n = 0;
+    kerr e = store_retired_table(v->st, RETIRED_GRANT_INDEX, false, &old);
+    if (e == KERR_OK && old && (e = grant_views_rebuild(v->st, v->tab, (int64_t)time(NULL), VIEWS_BATCH, &n)) == KERR_OK)
+        e = store_retired_table(v->st, RETIRED_GRANT_INDEX, true, &old);
+    v->views_rebuilt = n;
+    if (e != KERR_OK)
+        jerr_set(err, e, NULL, "cannot write the grant views again from the grant records (%s)", kerr_code(e));
+    return e;
+}
+
 static kerr open_journal(vault *v, struct jerr *err)
 {
     kerr e = journal_open(&v->journal, v->st, v->tab[VT_JOURNAL], &v->journal_moved);
@@ -529,6 +557,8 @@ kerr vault_open_with(vault **out, const char *dir, const struct vault_open_opts 
             e = open_parts(v, storage_key, log_sk, opts ? opts->map_size : 0, err);
             if (e == KERR_OK)
                 e = load_config(v, err);
+            if (e == KERR_OK)
+                e = rebuild_views(v, err);
             if (e == KERR_OK)
                 e = open_journal(v, err);
             if (e == KERR_OK)

@@ -44,8 +44,9 @@ enum vault_table {
     VT_EPOCHS,         /* id-hash(citizen) || id-hash(section) || be64(epoch) → epoch record */
     VT_ENTRIES,        /* 'E' || id-hash(c) || id-hash(s) || be64(seq) → entry; 'I' ... id index */
     VT_GRANTS,         /* id-hash(citizen) || id-hash(grant) → grant record                  */
-    VT_GRANTS_BY_GRANTEE, /* id-hash(grantee) || id-hash(citizen) || id-hash(grant) → policy view
-                             of a grant not revoked (vault/grant.c: format 'G', or old {c, g}) */
+    VT_GRANTS_BY_GRANTEE, /* "grants_in_force": id-hash(grantee) || id-hash(citizen) || id-hash(grant)
+                             → policy view of a grant in force (vault/grant.h); its copy beside
+                             the entries is what access decisions read */
     VT_GRANT_WRAPS,    /* id-hash(citizen) || id-hash(grant) || id-hash(section) || be64(epoch) */
     VT_REQUESTS,       /* id-hash(citizen) || id-hash(request) → access request              */
     VT_STATEMENT_IDS,  /* u8(type) || id-hash(statement id) → "" : ids are never reused     */
@@ -82,6 +83,7 @@ typedef struct vault {
     struct charter *charter; /* in force; replaced only under charter_lock */
     struct auth_mem *auth;   /* login challenges and unknown-id lockouts (vault/session.h) */
     size_t journal_moved;    /* journal records vault_open() moved to the current layout (journal_migrate) */
+    size_t views_rebuilt;    /* grant records whose views vault_open() wrote again (grant_views_rebuild) */
     int lock_fd;             /* data.mdb, flock()ed exclusively while open (vault_open()); -1 if not */
 } vault;
 

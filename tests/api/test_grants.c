@@ -13,12 +13,14 @@
 #include "tests/api/client.h"
 #include "tests/api/harness.h"
 
+#include <lmdb.h>
 #include <sodium.h>
 #include <time.h>
 
 #include "api/access.h"
 #include "api/api.h"
 #include "api/auth.h"
+#include "vault/dossier.h"
 #include "vault/encoding.h"
 #include "vault/grant.h"
 #include "vault/journal.h"
@@ -666,6 +668,62 @@ static size_t journal_to_format2(void)
     return n;
 }
 
+/* The ids of wijk-anna's grants in force from burger-1, as the access decision reads them. */
+static void views_ids(vault *v, char *out, size_t cap)
+{
+    store_txn t;
+    struct grant_views gv;
+    out[0] = '\0';
+    store_txn_begin(v->st, &t, true);
+    if (grant_views_for(&t, v->tab, "wijk-anna", "burger-1", NULL, &gv) == KERR_OK)
+        for (size_t i = 0; i < gv.n; i++)
+            snprintf(out + strlen(out), cap - strlen(out), "%s ", gv.v[i].id);
+    grant_views_free(&gv);
+    store_txn_abort(&t);
+}
+
+/* What a kluisd from before the views' copies beside the entries leaves when it revokes GRANT of
+ * burger-1 to wijk-anna in this vault: the record revoked and the view ended, but the copy beside
+ * the entries, which it does not know, still there; and the table it keeps views in, which it
+ * created when it opened the file (LMDB directly, as its store_open would). 1 when done. */
+static int older_kluisd_revokes(const char *grant)
+{
+    vault *v = NULL;
+    struct jerr err;
+    if (vault_open(&v, K.vault, &err) != KERR_OK)
+        return 0;
+    store_txn t;
+    skey k;
+    unsigned char sep[1 + STORE_IDBYTES], *copy = NULL;
+    size_t len = 0;
+    sep[0] = 0;
+    store_id_hash(v->st, sep + 1, "wijk-anna", 9);
+    skey_reset(&k);
+    skey_u8(&k, DOSSIER_TAG_ENTRY);
+    skey_id(&k, v->st, "burger-1", 8);
+    skey_id(&k, v->st, sep, sizeof sep);
+    skey_id(&k, v->st, grant, strlen(grant));
+    store_txn_begin(v->st, &t, false);
+    int ok = store_get(&t, v->tab[VT_ENTRIES], &k, &copy, &len) == KERR_OK &&
+             grant_revoke(&t, v->tab, "burger-1", grant, (int64_t)time(NULL), "cmV2", "c2ln") == KERR_OK;
+    if (ok)
+        store_put(&t, v->tab[VT_ENTRIES], &k, copy, len);
+    if (copy)
+        store_val_free(copy, len);
+    ok = store_txn_commit(&t) == KERR_OK && ok;
+    vault_close(v);
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    ok = ok && mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 32) == 0 &&
+         mdb_env_set_mapsize(env, (size_t)1 << 30) == 0 && mdb_env_open(env, K.vault, 0, 0600) == 0 &&
+         mdb_txn_begin(env, NULL, 0, &txn) == 0 && mdb_dbi_open(txn, "grants_by_grantee", MDB_CREATE, &dbi) == 0 &&
+         mdb_txn_commit(txn) == 0;
+    if (env)
+        mdb_env_close(env);
+    return ok;
+}
+
 /* CITIZEN's committed journal: head and count, and whether its chain verifies. */
 static int journal_state(vault *v, const char *citizen, unsigned char head[JOURNAL_HEADBYTES], uint64_t *count)
 {
@@ -810,9 +868,40 @@ static void test_access(void)
     uint64_t count0 = 0, count1 = 0;
     CHECK(journal_state(v, "burger-1", head0, &count0) && count0 > 10, "burger-1's journal chain verifies (%llu events)",
           (unsigned long long)count0);
+    char ids0[512], ids1[512];
+    views_ids(v, ids0, sizeof ids0);
     api_server_stop(srv);
     vault_close(v);
     free(routes);
+
+    /* An older kluisd revoked g-req without knowing the copies beside the entries: the next
+     * vault_open() sees the table it created and writes every view again from the grant records
+     * (grant_views_rebuild), so the decision no longer reads the stale copy. */
+    CHECK(strstr(ids0, "g-req ") && older_kluisd_revokes("g-req"), "an older kluisd revokes g-req (%s)", ids0);
+    v = NULL;
+    CHECK(vault_open(&v, K.vault, &err) == KERR_OK && v->views_rebuilt > 0,
+          "the next open writes the grant views again (%zu grant records)", v ? v->views_rebuilt : 0);
+    if (!v)
+        return;
+    views_ids(v, ids1, sizeof ids1);
+    CHECK(!strstr(ids1, "g-req") && strstr(ids1, "g-wraps"), "g-req is no longer in force for the decision (%s)",
+          ids1);
+    {
+        store_txn t;
+        struct grant_views gv;
+        store_txn_begin(v->st, &t, true);
+        int rev = grant_views_for(&t, v->tab, "wijk-anna", "burger-1", "plan", &gv) == KERR_OK;
+        int found = 0;
+        for (size_t i = 0; rev && i < gv.n; i++)
+            found |= !strcmp(gv.v[i].id, "g-req") && gv.v[i].revoked;
+        grant_views_free(&gv);
+        store_txn_abort(&t);
+        CHECK(found, "a refusal on plan names g-req as revoked");
+    }
+    vault_close(v);
+    v = NULL;
+    CHECK(vault_open(&v, K.vault, &err) == KERR_OK && v->views_rebuilt == 0, "the open after that rebuilds nothing");
+    vault_close(v);
 
     /* A vault written before the journal's format 3: vault_open() moves it, and nothing changes. */
     size_t put_back = journal_to_format2();

@@ -13,6 +13,7 @@
 #include "tests/test.h"
 #include "policy/charter.h"
 #include "policy/policy.h"
+#include "vault/dossier.h"
 #include "vault/grant.h"
 #include "vault/vault.h"
 
@@ -513,6 +514,196 @@ static int file_has(const char *path, const char *needle)
     return found;
 }
 
+/* The key of GRANT's copy beside CITIZEN's entries, as vault/dossier.h documents it (NULL GRANT:
+ * the prefix of every grant of CITIZEN to GRANTEE). */
+static void near_key(skey *k, const char *grantee, const char *citizen, const char *grant)
+{
+    unsigned char sep[1 + STORE_IDBYTES];
+    sep[0] = 0;
+    store_id_hash(st, sep + 1, grantee, strlen(grantee));
+    skey_reset(k);
+    skey_u8(k, DOSSIER_TAG_ENTRY);
+    skey_id(k, st, citizen, strlen(citizen));
+    skey_id(k, st, sep, sizeof sep);
+    if (grant)
+        skey_id(k, st, grant, strlen(grant));
+}
+
+static void index_key(skey *k, const char *grantee, const char *citizen, const char *grant)
+{
+    skey_reset(k);
+    skey_id(k, st, grantee, strlen(grantee));
+    skey_id(k, st, citizen, strlen(citizen));
+    skey_id(k, st, grant, strlen(grant));
+}
+
+/* Records of TB under PREFIX (NULL: all). */
+static size_t count(store_txn *t, store_table tb, const skey *prefix)
+{
+    store_iter it;
+    size_t n = 0;
+    for (store_iter_begin(&it, t, tb, prefix, NULL); store_iter_next(&it);)
+        n++;
+    store_iter_end(&it);
+    return n;
+}
+
+/* 1 when the by-grantee index and the copies beside the entries hold the same views: every index
+ * record of GRANTEE's grants from CITIZEN named in IDS has its copy with the same bytes, and there
+ * are exactly as many copies as index records. */
+static int same_views(store_txn *t, const char *grantee, const char *citizen, const char *const *ids, size_t n)
+{
+    skey k, p;
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char *a = NULL, *b = NULL;
+        size_t al = 0, bl = 0;
+        index_key(&k, grantee, citizen, ids[i]);
+        kerr ea = store_get(t, tab[VT_GRANTS_BY_GRANTEE], &k, &a, &al);
+        near_key(&k, grantee, citizen, ids[i]);
+        kerr eb = store_get(t, tab[VT_ENTRIES], &k, &b, &bl);
+        int same = ea == eb && (ea != KERR_OK || (al == bl && memcmp(a, b, al) == 0));
+        found += ea == KERR_OK;
+        if (ea == KERR_OK)
+            store_val_free(a, al);
+        if (eb == KERR_OK)
+            store_val_free(b, bl);
+        if (!same)
+            return 0;
+    }
+    near_key(&p, grantee, citizen, NULL);
+    return count(t, tab[VT_ENTRIES], &p) == found;
+}
+
+/* The ids of grant_views_for()'s views, joined by ",", into OUT. */
+static void views_of(store_txn *t, const char *section, char *out, size_t cap)
+{
+    struct grant_views gv;
+    out[0] = '\0';
+    if (grant_views_for(t, tab, "wijk-gus", "burger-7", section, &gv) != KERR_OK) {
+        snprintf(out, cap, "error");
+    } else {
+        for (size_t i = 0; i < gv.n; i++)
+            snprintf(out + strlen(out), cap - strlen(out), "%s%s%s", i ? "," : "", gv.v[i].id, gv.v[i].revoked ? "(r)" : "");
+    }
+    grant_views_free(&gv);
+}
+
+/* The views in force have copies beside the citizen's entries, which the decision reads, written
+ * and removed with the by-grantee index's; grant_views_rebuild writes them all again from the
+ * grant records, as vault_open does after an older kluisd (vault/vault.c). */
+static void test_colocated(void)
+{
+    static const char *ids[] = {"c-live", "c-rev", "c-exp", "c-old"};
+    struct grant_rec g[] = {
+        mk("c-live", "burger-7", "wijk-gus", secs_plan, 1, 0, 0, 9000, 100),
+        mk("c-rev", "burger-7", "wijk-gus", secs_plan_wonen + 1, 1, 0, 0, 9000, 200),
+        mk("c-exp", "burger-7", "wijk-gus", secs_schulden, 1, 0, 0, 1000, 300),
+        mk("c-old", "burger-7", "wijk-gus", secs_plan_wonen, 2, 1, 0, 9000, 400),
+    };
+    for (size_t i = 0; i < 4; i++)
+        CHECK(put(&g[i]) == KERR_OK, "colocated: put %s", g[i].id);
+    store_txn t;
+    skey k, p;
+    store_txn_begin(st, &t, true);
+    CHECK(same_views(&t, "wijk-gus", "burger-7", ids, 4) && count(&t, tab[VT_ENTRIES], (near_key(&p, "wijk-gus", "burger-7", NULL), &p)) == 4,
+          "colocated: each of the four grants has its copy beside the entries, the index's bytes");
+    /* apart from the entries: no section's prefix covers a copy */
+    skey_reset(&p);
+    skey_u8(&p, DOSSIER_TAG_ENTRY);
+    skey_id(&p, st, "burger-7", 8);
+    skey_id(&p, st, "plan", 4);
+    CHECK(count(&t, tab[VT_ENTRIES], &p) == 0, "colocated: the section plan's entry prefix covers none of them");
+    unsigned char *stale = NULL;
+    size_t stale_len = 0;
+    near_key(&k, "wijk-gus", "burger-7", "c-rev");
+    CHECK(store_get(&t, tab[VT_ENTRIES], &k, &stale, &stale_len) == KERR_OK, "colocated: c-rev's copy, kept for later");
+    store_txn_abort(&t);
+
+    store_txn_begin(st, &t, false);
+    CHECK(grant_revoke(&t, tab, "burger-7", "c-rev", 500, "cmV2", "c2ln") == KERR_OK &&
+              grant_end_expired(&t, tab, "wijk-gus", "burger-7", "c-exp", 2000) == KERR_OK && store_txn_commit(&t) == KERR_OK,
+          "colocated: revoke c-rev, move the expired c-exp");
+    char before[4][200], after[4][200];
+    static const char *secs[] = {NULL, "plan", "wonen", "schulden"};
+    store_txn_begin(st, &t, true);
+    CHECK(same_views(&t, "wijk-gus", "burger-7", ids, 4) && count(&t, tab[VT_ENTRIES], (near_key(&p, "wijk-gus", "burger-7", NULL), &p)) == 2,
+          "colocated: the revoked and the expired grant left both places, the two in force stay in both");
+    for (size_t i = 0; i < 4; i++)
+        views_of(&t, secs[i], before[i], sizeof before[i]);
+    CHECK(!strcmp(before[0], "c-live,c-old") && !strcmp(before[2], "c-live,c-rev(r),c-old"),
+          "colocated: in force c-live and c-old; for wonen the revoked c-rev as well (%s / %s)", before[0], before[2]);
+    store_txn_abort(&t);
+
+    /* the decision reads the copies: without the index record it still sees the grant, without
+     * the copy it does not (both in a transaction never committed) */
+    char seen[200];
+    store_txn_begin(st, &t, false);
+    index_key(&k, "wijk-gus", "burger-7", "c-live");
+    CHECK(store_del(&t, tab[VT_GRANTS_BY_GRANTEE], &k) == KERR_OK, "colocated: drop c-live's index record (uncommitted)");
+    views_of(&t, NULL, seen, sizeof seen);
+    CHECK(!strcmp(seen, "c-live,c-old"), "colocated: the decision still sees c-live from its copy (%s)", seen);
+    near_key(&k, "wijk-gus", "burger-7", "c-live");
+    CHECK(store_del(&t, tab[VT_ENTRIES], &k) == KERR_OK, "colocated: drop its copy too (uncommitted)");
+    views_of(&t, NULL, seen, sizeof seen);
+    CHECK(!strcmp(seen, "c-old"), "colocated: now the decision no longer sees c-live (%s)", seen);
+    store_txn_abort(&t);
+
+    /* What a kluisd from before the copies leaves: its own index (an empty grants-in-force table
+     * here), no copies beside the entries, and one stale copy: c-rev's view from before an older
+     * kluisd revoked it. grant_views_rebuild writes every view again from the records. */
+    store_txn_begin(st, &t, false);
+    store_iter it;
+    struct { skey k[64]; size_t n; } dl = {.n = 0};
+    for (int round = 0; round < 2; round++) {
+        store_table tb = round ? tab[VT_GRANTS_BY_GRANTEE] : tab[VT_ENTRIES];
+        for (store_iter_begin(&it, &t, tb, NULL, NULL); store_iter_next(&it) && dl.n < 64;) {
+            size_t kl;
+            const unsigned char *kb = store_iter_key(&it, &kl);
+            skey_reset(&dl.k[dl.n]);
+            skey_bytes(&dl.k[dl.n++], kb, kl);
+        }
+        store_iter_end(&it);
+        for (size_t i = 0; i < dl.n; i++)
+            store_del(&t, tb, &dl.k[i]);
+        dl.n = 0;
+    }
+    near_key(&k, "wijk-gus", "burger-7", "c-rev");
+    if (stale)
+        store_put(&t, tab[VT_ENTRIES], &k, stale, stale_len);
+    size_t records = count(&t, tab[VT_GRANTS], NULL);
+    CHECK(stale && store_txn_commit(&t) == KERR_OK, "colocated: an older kluisd's leftovers made");
+    if (stale)
+        store_val_free(stale, stale_len);
+    store_txn_begin(st, &t, true);
+    views_of(&t, NULL, seen, sizeof seen);
+    store_txn_abort(&t);
+    CHECK(!strcmp(seen, "c-rev"), "colocated: before the rebuild the decision would read the stale c-rev (%s)", seen);
+
+    size_t n = 0;
+    CHECK(grant_views_rebuild(st, tab, 2000, 2, &n) == KERR_OK && n == records,
+          "colocated: grant_views_rebuild in batches of 2 reads all %zu grant records (%zu)", records, n);
+    store_txn_begin(st, &t, true);
+    for (size_t i = 0; i < 4; i++)
+        views_of(&t, secs[i], after[i], sizeof after[i]);
+    CHECK(!strcmp(before[0], after[0]) && !strcmp(before[1], after[1]) && !strcmp(before[2], after[2]) &&
+              !strcmp(before[3], after[3]),
+          "colocated: after it, the same views for every section as before (%s / %s / %s / %s)", after[0], after[1],
+          after[2], after[3]);
+    CHECK(same_views(&t, "wijk-gus", "burger-7", ids, 4) && count(&t, tab[VT_ENTRIES], (near_key(&p, "wijk-gus", "burger-7", NULL), &p)) == 2,
+          "colocated: c-live and c-old in force with their copies; the stale copy of c-rev is gone");
+    size_t in_force = count(&t, tab[VT_GRANTS_BY_GRANTEE], NULL), copies = count(&t, tab[VT_ENTRIES], NULL);
+    store_txn_abort(&t);
+    CHECK(in_force == copies && in_force > 2, "colocated: one copy per grant in force over the whole store (%zu, %zu)",
+          in_force, copies);
+    CHECK(grant_views_rebuild(st, tab, 2000, 3, &n) == KERR_OK && n == records,
+          "colocated: running it again reads the same %zu records", n);
+    store_txn_begin(st, &t, true);
+    CHECK(count(&t, tab[VT_GRANTS_BY_GRANTEE], NULL) == in_force && count(&t, tab[VT_ENTRIES], NULL) == copies,
+          "colocated: and changes nothing");
+    store_txn_abort(&t);
+}
+
 int main(void)
 {
     unsigned char key[STORE_KEYBYTES];
@@ -537,6 +728,7 @@ int main(void)
     test_wraps_and_revoke();
     test_ended_views();
     test_end_expired();
+    test_colocated();
     test_requests();
 
     store_close(st);
