@@ -183,8 +183,8 @@ struct grant_views {
  *        revoked ones to name the same reason it would from all of them: the newest revoked grants
  *        covering ENDED_SECTION (those of the newest `created`), or, when none covers it, one
  *        revoked grant (the caller had grants). Revoked grants are kept newest first, so this
- *        reads one or a few of them, not all. Vaults written before revoked grants got their own
- *        table keep the older ones among the first set, as revoked views: same decisions.
+ *        reads one or a few of them, not all. The grants in force are read from their views'
+ *        copies beside the citizen's entries (one B-tree descent shared with the entry page).
  * @param[out] out  zeroed, then filled on KERR_OK (grant_views_free() it in every case).
  * @return KERR_OK (possibly OUT->n == 0) or T's error (KERR_INTERNAL for a damaged index).
  */
