@@ -59,30 +59,21 @@ static void key_ended(skey *k, const store *st, const char *grantee, const char 
  * sits under DOSSIER_TAG_ENTRY || id-hash(citizen) as well: the two share one descent of one
  * B-tree, where the by-grantee index cost a second descent of a second tree, each level a cache
  * miss in a large vault (docs/performance.md, eighth pass). The hashed 0x00 || id-hash(grantee)
- * keeps these keys apart from an entry's id-hash(section): a section name never holds a NUL; and
- * it is made from the grantee's hash, so the copy can be built from the by-grantee index's keys
- * (grant_views_colocate). That index keeps every view too, for listings by grantee, the
- * commit-time re-check and the expiry move: put_index() and end_view() write and delete both in
- * the same transaction, so the two never differ.
+ * keeps these keys apart from an entry's id-hash(section): a section name never holds a NUL. The
+ * by-grantee index keeps every view too, for listings by grantee, the commit-time re-check and
+ * the expiry move: put_index() and end_view() write and delete both in the same transaction, so
+ * the two never differ (and grant_views_rebuild() makes them so after an older kluisd).
  */
-static void key_near_h(skey *k, const store *st, const unsigned char *citizen_h, const unsigned char *grantee_h)
-{
-    unsigned char sep[1 + STORE_IDBYTES];
-    sep[0] = 0;
-    memcpy(sep + 1, grantee_h, STORE_IDBYTES);
-    skey_reset(k);
-    skey_u8(k, DOSSIER_TAG_ENTRY);
-    skey_bytes(k, citizen_h, STORE_IDBYTES);
-    skey_id(k, st, sep, sizeof sep);
-}
-
 /* The copy's key of GRANT (NULL: the prefix of every grant of CITIZEN to GRANTEE). */
 static void key_near(skey *k, const store *st, const char *grantee, const char *citizen, const char *grant)
 {
-    unsigned char ch[STORE_IDBYTES], gh[STORE_IDBYTES];
-    store_id_hash(st, ch, citizen, strlen(citizen));
-    store_id_hash(st, gh, grantee, strlen(grantee));
-    key_near_h(k, st, ch, gh);
+    unsigned char sep[1 + STORE_IDBYTES];
+    sep[0] = 0;
+    store_id_hash(st, sep + 1, grantee, strlen(grantee));
+    skey_reset(k);
+    skey_u8(k, DOSSIER_TAG_ENTRY);
+    skey_id(k, st, citizen, strlen(citizen));
+    skey_id(k, st, sep, sizeof sep);
     if (grant)
         skey_id(k, st, grant, strlen(grant));
 }
@@ -854,48 +845,41 @@ kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, 
                      const char *ended_section, struct grant_views *out)
 {
     struct view_block **b = NULL;
-    size_t n = 0, cap = 0;
+    size_t m = 0, bcap = 0;
     store_iter it;
-    skey p, near;
+    skey near;
     memset(out, 0, sizeof *out);
-    skey_reset(&p);
-    skey_id(&p, t->st, grantee, strlen(grantee));
-    skey_id(&p, t->st, citizen, strlen(citizen));
     key_near(&near, t->st, grantee, citizen, NULL);
-    /* values first (cursor open), old-format fallbacks read records: collect, then resolve */
-    struct pend { unsigned char *val; size_t len; } *pv = NULL;
     for (store_iter_begin(&it, t, tab[VT_ENTRIES], &near, NULL); store_iter_next(&it);) {
         unsigned char *val = NULL;
         size_t len = 0;
         if (store_iter_get(&it, &val, &len) != KERR_OK)
             break;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 4;
-            struct pend *np = realloc(pv, nc * sizeof *np);
-            if (!np) {
-                store_val_free(val, len);
+        struct view_block *v = view_of(t, citizen, val, len);
+        store_val_free(val, len);
+        if (!v)
+            break; /* T failed */
+        if (m == bcap) {
+            size_t nc = bcap ? bcap * 2 : 4;
+            struct view_block **nb = realloc(b, nc * sizeof *nb);
+            if (!nb) {
+                free(v);
                 store_txn_fail(t, KERR_INTERNAL);
                 break;
             }
-            pv = np;
-            cap = nc;
+            b = nb;
+            bcap = nc;
         }
-        pv[n].val = val;
-        pv[n].len = len;
-        n++;
+        b[m++] = v;
     }
     store_iter_end(&it);
-    size_t m = 0, bcap = n;
-    if (t->err == KERR_OK && n && !(b = calloc(n, sizeof *b)))
-        store_txn_fail(t, KERR_INTERNAL);
-    for (size_t i = 0; i < n; i++) {
-        if (t->err == KERR_OK && b && (b[m] = view_of(t, citizen, pv[i].val, pv[i].len)) != NULL)
-            m++;
-        store_val_free(pv[i].val, pv[i].len);
-    }
-    free(pv);
-    if (ended_section && t->err == KERR_OK)
+    if (ended_section && t->err == KERR_OK) {
+        skey p; /* the ended grants' prefix */
+        skey_reset(&p);
+        skey_id(&p, t->st, grantee, strlen(grantee));
+        skey_id(&p, t->st, citizen, strlen(citizen));
         ended_views(t, tab, &p, citizen, ended_section, &b, &m, &bcap);
+    }
     return views_finish(t, b, m, out);
 }
 

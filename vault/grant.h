@@ -206,8 +206,8 @@ kerr grant_view_get(store_txn *t, const store_table *tab, const char *grantee, c
  *        grants, as a revocation's does. Expiry is final (a grant's dates never change), and
  *        grant_views_for() with ENDED_SECTION gives policy the newest ended grants, so every
  *        decision names the same reason as before the move; only decisions stop reading it.
- *        Nothing happens when the grant is not in that index (moved, revoked, unknown), has not
- *        expired, or has a value written before views existed. Writer: the committer calls it for
+ *        Nothing happens when the grant is not in that index (moved, revoked, unknown) or has not
+ *        expired. Its copy beside the entries goes with it. Writer: the committer calls it for
  *        the expired grants a decision met (api/access.h).
  * @return KERR_OK (moved or nothing to do); T's error (KERR_INTERNAL for a damaged value).
  */
