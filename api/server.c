@@ -911,9 +911,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return queue(r);
         }
         r->route_->handler(r);
-        if (!r->suspended_)
-            __atomic_sub_fetch(&s->busy, 1, __ATOMIC_SEQ_CST); /* else api_resume() releases it */
-        if (r->suspended_) {
+        if (r->suspended_) { /* busy until api_resume() */
             /* Deferred: suspend unless the reply was already stored and released meanwhile. */
             pthread_mutex_lock(&r->mu_);
             int early = r->defer_state_ == DEFER_RELEASED;
@@ -924,8 +922,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             pthread_mutex_unlock(&r->mu_);
             if (!early)
                 return MHD_YES;
-        } else if (!r->replied_) {
-            api_reply_error(r, KERR_INTERNAL, "the handler gave no answer");
+        } else {
+            __atomic_sub_fetch(&s->busy, 1, __ATOMIC_SEQ_CST);
+            if (!r->replied_)
+                api_reply_error(r, KERR_INTERNAL, "the handler gave no answer");
         }
     }
     if (r->suspended_) {

@@ -1,15 +1,14 @@
 /*
  * api/signed.h — what every operation on a statement its caller signed shares: a grant and its
  * revocation, an access request, an override's request, approval and close, an entry write and a
- * section's key rotation. The request body owns
- * the envelope's strings; the statement is verified against the authenticated caller's key at the
- * operation's own time; the caller and the client's address go into the journal event the
- * operation's apply writes on the committer's thread.
+ * section's key rotation. The request body owns the envelope's strings; the statement is verified
+ * against the authenticated caller's key at the operation's own time; the caller and the client's
+ * address go into the journal event the operation's apply writes on the committer's thread.
  *
  * An op embeds `struct signed_op` as its member `s`; its handler parses the body, authenticates
  * into s.c, checks the caller's role, and calls signed_op_verify(); its free function calls
- * signed_op_release() and frees the op (signed_op_free() when the op holds nothing else). The handler owns the op until it hands it to
- * api_commit_*; from then on the commit does.
+ * signed_op_release() and frees the op (signed_op_free() when the op holds nothing else). The
+ * handler owns the op until it hands it to api_commit_*; from then on the commit does.
  */
 #ifndef KLUIS_API_SIGNED_H
 #define KLUIS_API_SIGNED_H

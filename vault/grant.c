@@ -64,8 +64,7 @@ static void key_ended(skey *k, const store *st, const char *grantee, const char 
  * the expiry move: put_index() and end_view() write and delete both in the same transaction, so
  * the two never differ (and grant_views_rebuild() makes them so after an older kluisd).
  */
-/* The copy's key of GRANT (NULL: the prefix of every grant of CITIZEN to GRANTEE). */
-static void key_near(skey *k, const store *st, const char *grantee, const char *citizen, const char *grant)
+void grant_view_copy_key(skey *k, const store *st, const char *grantee, const char *citizen, const char *grant)
 {
     unsigned char sep[1 + STORE_IDBYTES];
     sep[0] = 0;
@@ -125,7 +124,7 @@ static kerr end_view(store_txn *t, const store_table *tab, const skey *ik, const
     kerr e = store_del(t, tab[VT_GRANTS_BY_GRANTEE], ik);
     if (e != KERR_OK && e != KERR_NOT_FOUND)
         return e;
-    key_near(&nk, t->st, grantee, citizen, grant);
+    grant_view_copy_key(&nk, t->st, grantee, citizen, grant);
     e = store_del(t, tab[VT_ENTRIES], &nk);
     if (e != KERR_OK && e != KERR_NOT_FOUND)
         return e;
@@ -153,7 +152,7 @@ static kerr put_index(store_txn *t, const store_table *tab, const struct grant_r
     key_index(&ik, t->st, g->grantee, g->citizen, g->id);
     if (in_force) {
         skey nk;
-        key_near(&nk, t->st, g->grantee, g->citizen, g->id);
+        grant_view_copy_key(&nk, t->st, g->grantee, g->citizen, g->id);
         store_put(t, tab[VT_ENTRIES], &nk, buf, (size_t)(p - buf));
         return store_put(t, tab[VT_GRANTS_BY_GRANTEE], &ik, buf, (size_t)(p - buf));
     }
@@ -849,7 +848,7 @@ kerr grant_views_for(store_txn *t, const store_table *tab, const char *grantee, 
     store_iter it;
     skey near;
     memset(out, 0, sizeof *out);
-    key_near(&near, t->st, grantee, citizen, NULL);
+    grant_view_copy_key(&near, t->st, grantee, citizen, NULL);
     for (store_iter_begin(&it, t, tab[VT_ENTRIES], &near, NULL); store_iter_next(&it);) {
         unsigned char *val = NULL;
         size_t len = 0;

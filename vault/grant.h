@@ -229,6 +229,12 @@ kerr grant_end_expired(store_txn *t, const store_table *tab, const char *grantee
 kerr grant_views_rebuild(store *st, const store_table *tab, int64_t now, size_t batch, size_t *grants)
     __attribute__((warn_unused_result));
 
+/**
+ * @brief K := the key of the copy beside CITIZEN's entries (VT_ENTRIES) of the view of GRANT to
+ *        GRANTEE, as laid out above; with GRANT NULL, the prefix of all of GRANTEE's from CITIZEN.
+ */
+void grant_view_copy_key(skey *k, const store *st, const char *grantee, const char *citizen, const char *grant);
+
 /** @brief Release OUT's memory and zero it. NULL and zeroed structs are fine. */
 void grant_views_free(struct grant_views *g);
 

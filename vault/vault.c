@@ -481,10 +481,6 @@ static kerr load_config(vault *v, struct jerr *err)
     return e;
 }
 
-/* Open the journal before the group committer starts (so nothing else writes meanwhile): bring a
- * journal written by an older kluisd to the current layout, and rebuild the heads changed after
- * its last checkpoint. A vault already current costs a few seeks and at most JOURNAL_CKPT_EVENTS
- * event reads. */
 /*
  * The access decision reads the views of the grants in force beside the entries (vault/grant.c).
  * A file that still has the table older kluisds kept those views in comes from before, or an
@@ -505,6 +501,10 @@ static kerr rebuild_views(vault *v, struct jerr *err)
     return e;
 }
 
+/* Open the journal before the group committer starts (so nothing else writes meanwhile): bring a
+ * journal written by an older kluisd to the current layout, and rebuild the heads changed after
+ * its last checkpoint. A vault already current costs a few seeks and at most JOURNAL_CKPT_EVENTS
+ * event reads. */
 static kerr open_journal(vault *v, struct jerr *err)
 {
     kerr e = journal_open(&v->journal, v->st, v->tab[VT_JOURNAL], &v->journal_moved);

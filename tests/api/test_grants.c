@@ -20,7 +20,6 @@
 #include "api/access.h"
 #include "api/api.h"
 #include "api/auth.h"
-#include "vault/dossier.h"
 #include "vault/encoding.h"
 #include "vault/grant.h"
 #include "vault/journal.h"
@@ -694,15 +693,9 @@ static int older_kluisd_revokes(const char *grant)
         return 0;
     store_txn t;
     skey k;
-    unsigned char sep[1 + STORE_IDBYTES], *copy = NULL;
+    unsigned char *copy = NULL;
     size_t len = 0;
-    sep[0] = 0;
-    store_id_hash(v->st, sep + 1, "wijk-anna", 9);
-    skey_reset(&k);
-    skey_u8(&k, DOSSIER_TAG_ENTRY);
-    skey_id(&k, v->st, "burger-1", 8);
-    skey_id(&k, v->st, sep, sizeof sep);
-    skey_id(&k, v->st, grant, strlen(grant));
+    grant_view_copy_key(&k, v->st, "wijk-anna", "burger-1", grant);
     store_txn_begin(v->st, &t, false);
     int ok = store_get(&t, v->tab[VT_ENTRIES], &k, &copy, &len) == KERR_OK &&
              grant_revoke(&t, v->tab, "burger-1", grant, (int64_t)time(NULL), "cmV2", "c2ln") == KERR_OK;

@@ -11,12 +11,16 @@
  * Checked: the exit status is 0 and kluisd's log has no fatal error; every connection ends with an
  * answer that says `Connection: close` (the drain), after which the server closes it; every answer
  * is 200/201 or 503 `unavailable`; after a restart, every entry answered 201 is in the section.
+ * Then, on an in-process server with a 100 ms grace period: a request arriving after it is 503
+ * `unavailable` (Retry-After: 1), and the stop waits for a deferred request, which still gets its
+ * answer.
  */
 #include "tests/test.h"
 #include "tests/api/client.h"
 #include "tests/api/harness.h"
 #include "tests/api/httpc.h"
 #include "tests/api/load.h"
+#include "api/api.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -159,6 +163,90 @@ static int has_entry(const json_t *entries, const struct ack *a)
     return 0;
 }
 
+/* ---- after the grace period: 503 unavailable, and the stop waits for what is deferred ----
+ * An in-process server (api_server_start) with two routes: /ping answers at once, /hold defers
+ * until the test releases it, as a request waiting for a slow commit. */
+static struct request *volatile held;
+
+static void handle_ping(struct request *r)
+{
+    api_reply_json(r, API_OK, json_pack("{s:b}", "pong", 1));
+}
+
+static void handle_hold(struct request *r)
+{
+    api_defer(r);
+    held = r;
+}
+
+static volatile int stop_returned; /* api_server_stop() returned */
+
+static void *stopper(void *srv)
+{
+    api_server_stop(srv);
+    stop_returned = 1;
+    return NULL;
+}
+
+static int ask(struct httpc *c, const char *path, struct httpc_resp *out)
+{
+    char req[128];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+    memset(out, 0, sizeof *out);
+    return httpc_send(c, req, (size_t)n) == 0 ? httpc_recv(c, 0, out) : -1;
+}
+
+static int closes(const struct httpc_resp *r)
+{
+    const char *v = httpc_header(r, "Connection");
+    return v && strcasecmp(v, "close") == 0;
+}
+
+static void test_after_grace(void)
+{
+    static const struct route routes[] = {{"GET", "/ping", handle_ping}, {"GET", "/hold", handle_hold}};
+    struct api_config cfg = {.listen = "127.0.0.1:0", .routes = routes, .nroutes = 2, .grace_ms = 100};
+    struct api_server *srv = NULL;
+    char msg[256];
+    if (api_server_start(&cfg, &srv, msg, sizeof msg) != 0) {
+        CHECK(0, "grace: in-process server starts: %s", msg);
+        return;
+    }
+    unsigned int port = api_server_port(srv);
+    struct httpc *a = httpc_open("127.0.0.1", port), *b = httpc_open("127.0.0.1", port);
+    struct httpc_resp ra = {0}, rb = {0};
+    char req[] = "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n";
+    int ok = a && b && ask(b, "/ping", &rb) == 0 && rb.status == 200 && !closes(&rb) &&
+             httpc_send(a, req, sizeof req - 1) == 0;
+    httpc_resp_free(&rb);
+    for (int i = 0; ok && !held && i < 500; i++)
+        usleep(10 * 1000);
+    CHECK(ok && held, "grace: one kept-alive connection idle, one request deferred");
+    pthread_t th;
+    int stopping_started = ok && held && pthread_create(&th, NULL, stopper, srv) == 0;
+    if (stopping_started) {
+        usleep(400 * 1000); /* past the 100 ms grace: the stop now waits for the deferred one */
+        CHECK(ask(b, "/ping", &rb) == 0 && rb.status == 503 && strstr(rb.body, "\"unavailable\"") &&
+                  httpc_header(&rb, "Retry-After") && !strcmp(httpc_header(&rb, "Retry-After"), "1") && closes(&rb),
+              "grace: a request after the grace period is 503 unavailable, Retry-After: 1, Connection: close (%d)",
+              rb.status);
+        httpc_resp_free(&rb);
+        CHECK(!stop_returned, "grace: the stop is still waiting for the deferred request");
+        struct request *r = held;
+        api_reply_json(r, API_OK, json_pack("{s:b}", "held", 1));
+        api_resume(r);
+        CHECK(httpc_recv(a, 0, &ra) == 0 && ra.status == 200 && strstr(ra.body, "held") && closes(&ra),
+              "grace: the deferred request still gets its own answer, with Connection: close");
+        httpc_resp_free(&ra);
+        pthread_join(th, NULL);
+        CHECK(stop_returned, "grace: the stop returned once the deferred request was released");
+    } else {
+        api_server_stop(srv);
+    }
+    httpc_close(a);
+    httpc_close(b);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -234,6 +322,7 @@ int main(void)
     CHECK(ok && missing == 0, "after a restart every entry answered 201 is there (%zu of %zu missing)", missing,
           nacked);
     CHECK(kd_stop(&K) == 0, "clean stop after the restart");
+    test_after_grace();
     kc_citizen_free(cz);
     for (size_t i = 0; i < nacked; i++)
         free(acked[i].statement);

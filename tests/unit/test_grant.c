@@ -514,19 +514,10 @@ static int file_has(const char *path, const char *needle)
     return found;
 }
 
-/* The key of GRANT's copy beside CITIZEN's entries, as vault/dossier.h documents it (NULL GRANT:
- * the prefix of every grant of CITIZEN to GRANTEE). */
+/* The key of GRANT's copy beside CITIZEN's entries (NULL GRANT: the prefix of all of them). */
 static void near_key(skey *k, const char *grantee, const char *citizen, const char *grant)
 {
-    unsigned char sep[1 + STORE_IDBYTES];
-    sep[0] = 0;
-    store_id_hash(st, sep + 1, grantee, strlen(grantee));
-    skey_reset(k);
-    skey_u8(k, DOSSIER_TAG_ENTRY);
-    skey_id(k, st, citizen, strlen(citizen));
-    skey_id(k, st, sep, sizeof sep);
-    if (grant)
-        skey_id(k, st, grant, strlen(grant));
+    grant_view_copy_key(k, st, grantee, citizen, grant);
 }
 
 static void index_key(skey *k, const char *grantee, const char *citizen, const char *grant)
