@@ -28,6 +28,7 @@ static const char usage[] =
     "                    [--threads N] [--port-file FILE] [--web DIR|none] [--max-per-ip N]\n"
     "                    [--map-size BYTES[K|M|G]] [--sweep-seconds N]\n"
     "                    [--header-timeout SECONDS] [--body-timeout SECONDS]\n"
+    "                    [--readahead auto|on|off] [--warm on|off]\n"
     "       kluisd help\n";
 
 static void die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
@@ -169,11 +170,43 @@ static struct api_static *load_web(const char *opt_web)
     return NULL;
 }
 
+/* The background warm of kluisd serve (vault_warm): the read path's tables into the page cache,
+ * within half the machine's memory, so that a restarted vault does not meet its first reads with
+ * one disk read each. */
+struct warmer {
+    vault *v;
+    atomic_bool stop;
+    pthread_t tid;
+};
+
+enum { WARM_THREADS = 16 }; /* page reads in flight: most of a warm is waiting for the disk */
+
+static void *warm_run(void *arg)
+{
+    struct warmer *w = arg;
+    struct vault_warm_report r;
+    struct timespec t0, t1;
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    uint64_t budget = pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size / 2 : 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    kerr e = vault_warm(w->v, budget, WARM_THREADS, &w->stop, &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (e != KERR_OK)
+        fprintf(stderr, "kluisd: warm: stopped by an error (%s) after %.1f s\n", kerr_code(e), s);
+    else
+        fprintf(stderr, "kluisd: warm%s: %u tables, %zu records, %.1f GB in %.1f s%s%s\n",
+                atomic_load(&w->stop) ? " (cut short by the stop)" : "", r.walked, r.records,
+                (double)r.bytes / 1e9, s, r.skipped[0] ? "; left out, larger than half of memory: " : "",
+                r.skipped);
+    return NULL;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     static const char *const names[] = {"--dir", "--listen", "--tls-cert", "--tls-key", "--threads", "--port-file", "--web",
                                          "--max-per-ip", "--map-size", "--sweep-seconds", "--header-timeout",
-                                         "--body-timeout", NULL};
+                                         "--body-timeout", "--readahead", "--warm", NULL};
     check_opts(argc, argv, names);
     const char *dir = opt(argc, argv, "--dir"), *threads = opt(argc, argv, "--threads"),
                *port_file = opt(argc, argv, "--port-file"), *per_ip = opt(argc, argv, "--max-per-ip");
@@ -206,6 +239,18 @@ static int cmd_serve(int argc, char **argv)
             die(2, "--body-timeout: 1 to 3600 seconds");
     }
 
+    const char *ra = opt(argc, argv, "--readahead"), *warm = opt(argc, argv, "--warm");
+    if (ra && strcmp(ra, "auto") == 0)
+        vo.readahead = VAULT_READAHEAD_AUTO;
+    else if (ra && strcmp(ra, "on") == 0)
+        vo.readahead = VAULT_READAHEAD_ON;
+    else if (ra && strcmp(ra, "off") == 0)
+        vo.readahead = VAULT_READAHEAD_OFF;
+    else if (ra)
+        die(2, "--readahead: auto, on or off");
+    if (warm && strcmp(warm, "on") != 0 && strcmp(warm, "off") != 0)
+        die(2, "--warm: on or off");
+
     /* Block the stop signals before any thread starts, so that only sigwait() below sees them. */
     sigset_t stop;
     sigemptyset(&stop);
@@ -223,6 +268,8 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "kluisd: journal moved to its current layout: %zu records\n", v->journal_moved);
     if (v->views_rebuilt)
         fprintf(stderr, "kluisd: grant views written again beside the entries: %zu grants\n", v->views_rebuilt);
+    fprintf(stderr, "kluisd: data.mdb %.1f GB, readahead %s\n", (double)v->file_bytes / 1e9,
+            v->readahead ? "on" : "off (a page fault reads its own page only)");
 
     struct api_static *web = load_web(opt(argc, argv, "--web"));
     struct api_config cfg = {
@@ -253,6 +300,9 @@ static int cmd_serve(int argc, char **argv)
             web ? "" : " (none: build it with web/build.sh, or pass --web DIR)");
     fprintf(stderr, "kluisd: serving %s on port %u (log size %llu)\n", v->origin, port,
             (unsigned long long)tlog_size(v->log));
+    struct warmer wm = {.v = v};
+    atomic_init(&wm.stop, false);
+    bool warming = !(warm && strcmp(warm, "off") == 0) && pthread_create(&wm.tid, NULL, warm_run, &wm) == 0;
 
     /* Every second: say once when the group committer has failed (an I/O error or failed fsync:
      * every write is refused from then on). Every SWEEP s (default 20): close expired overrides
@@ -281,6 +331,10 @@ static int cmd_serve(int argc, char **argv)
             fprintf(stderr, "kluisd: closed %zu expired override(s)\n", closed);
         if (round % 3 == 0)
             (void)store_reader_check(v->st, NULL);
+    }
+    if (warming) { /* its read transactions must end before the vault closes */
+        atomic_store(&wm.stop, true);
+        pthread_join(wm.tid, NULL);
     }
     fprintf(stderr, "kluisd: stopping: finishing requests in flight\n");
     unsigned long long cuts = api_server_deadline_cuts(srv);

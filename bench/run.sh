@@ -415,8 +415,13 @@ run_scale() {
         local cached
         cached=$(cache_file "$VAULT/data.mdb")
         start_kluisd "$VAULT"
+        # kluisd warms the read path's tables in the background (vault_warm); the rounds begin
+        # once it has said so, as on a server that has run for a while
+        local i
+        for i in $(seq 1 900); do grep -q '^kluisd: warm' "$OUT/kluisd.log" && break; sleep 1; done
+        grep -E '^kluisd: (warm|data.mdb)' "$OUT/kluisd.log" | sed "s/^/  $n citizens: /" >>"$RES/scale-$STAMP.warm"
         # a large vault that did not fit the page cache warms up longer: reads of random citizens
-        # bring the pages the read path touches (entries, grant index, journal leaves) into memory
+        # bring what the warm left out into memory
         local warm=$WARM
         [ "$cached" = no ] && warm=${SCALE_WARM:-60}
         measure kluis "$CONNS" "$warm" >/dev/null
@@ -449,6 +454,7 @@ run_scale() {
                   for (i = 2; i <= NR; i++) { split(line[i], f, "\t")
                     printf "%-10s %8.3f %9.0f %8.2f %8.2f %10.1f %9.1f %9.1f %8.1f %9s %7s %7s%%\n", f[1], f[2], f[3], f[4] / 1000, f[5] / 1000, f[6], f[7] / 1024, f[8] / 1024, f[9] / 1024, f[10], f[11], f[12] }
                   if (NR >= 3) printf "read throughput %s / %s citizens: %.2f\n", n[3], n[2], rps[3] / rps[2] }' "$raw"
+        cat "$RES/scale-$STAMP.warm"
     } | tee "$table"
     cp "$table" "$RES/scale-latest.txt"
 }

@@ -244,10 +244,15 @@ void journal_event_key(skey *k, uint64_t g)
     skey_u64(k, g);
 }
 
-static void state_key(skey *k, const unsigned char id[STORE_IDSHORT])
+void journal_heads_prefix(skey *k)
 {
     skey_reset(k);
     skey_u8(k, TAG_STATE);
+}
+
+static void state_key(skey *k, const unsigned char id[STORE_IDSHORT])
+{
+    journal_heads_prefix(k);
     skey_bytes(k, id, STORE_IDSHORT);
 }
 

@@ -208,6 +208,9 @@ kerr journal_verify(journal *j, const char *citizen, uint64_t *bad_seq);
  */
 void journal_event_key(skey *k, uint64_t g);
 
+/** @brief K := the prefix of the stored heads' keys ('S'): what vault_warm() walks of the journal. */
+void journal_heads_prefix(skey *k);
+
 /**
  * @brief The key of the index record of event SEQ of the citizen whose id16 is ID (the layout
  *        above; a multiple of JOURNAL_INDEX_EVERY has one): for tests and tools.

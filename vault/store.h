@@ -30,6 +30,7 @@
 #define KLUIS_STORE_H
 
 #include <lmdb.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -123,6 +124,32 @@ kerr store_open(store **out, const char *dir, const unsigned char storage_key[ST
  * Every transaction must have ended and no group committer may still run on it.
  */
 void store_close(store *st);
+
+/**
+ * @brief Bring the pages of TAB's records whose keys start with PREFIX (NULL or empty: every
+ *        record) into the page cache: read-only cursor walks over 65,536 key ranges (the two bytes
+ *        after the prefix), spread over THREADS threads so that many page reads are in flight at
+ *        once. Touches each key and the first byte of each value; opens nothing (no value is
+ *        unsealed). Checks *STOP before each range and returns early once it is true.
+ * @param[in]  prefix   NULL, or a valid key of at most SKEY_MAX - 2 bytes.
+ * @param[in]  threads  1..STORE_WARM_THREADS_MAX; each holds one reader slot while it runs.
+ * @param[in]  stop     NULL (never stop), or a flag another thread may set.
+ * @param[out] n        records walked (NULL: not wanted).
+ * @return KERR_OK (also when stopped); KERR_BAD_REQUEST for bad arguments; KERR_INTERNAL when a
+ *         thread or a read transaction cannot be had.
+ * Threads: any thread; the store must stay open until it returns.
+ */
+kerr store_warm(store *st, store_table tab, const skey *prefix, unsigned threads, const atomic_bool *stop,
+                size_t *n) __attribute__((warn_unused_result));
+
+#define STORE_WARM_THREADS_MAX 64u
+
+/**
+ * @brief *BYTES := the bytes TAB's pages take in data.mdb (branch, leaf and overflow pages, as of
+ *        the last commit: mdb_stat).
+ * @return KERR_OK; KERR_BAD_REQUEST for a bad table; KERR_INTERNAL when LMDB fails.
+ */
+kerr store_table_bytes(store *st, store_table tab, uint64_t *bytes) __attribute__((warn_unused_result));
 
 /**
  * @brief Clear reader slots left by dead processes or threads (mdb_reader_check). Call

@@ -344,10 +344,36 @@ void vault_op_end(bool kept, void *arg)
 
 /* ---------------------------------------------------------------- open / close */
 
-static kerr open_parts(vault *v, const unsigned char *storage_key, const unsigned char *log_sk, size_t map_size,
-                       struct jerr *err)
+bool vault_readahead_wanted(enum vault_readahead mode, uint64_t file_bytes, uint64_t mem_bytes)
 {
-    store_opts o = {.tables = table_names, .n_tables = VT_COUNT_, .map_size = map_size};
+    if (mode == VAULT_READAHEAD_ON)
+        return true;
+    if (mode == VAULT_READAHEAD_OFF)
+        return false;
+    return file_bytes / 3 <= mem_bytes / 4; /* file <= 3/4 of memory, without overflow */
+}
+
+/* The machine's physical memory in bytes (0 when unknown: AUTO then keeps readahead). */
+static uint64_t phys_mem(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+}
+
+static kerr open_parts(vault *v, const unsigned char *storage_key, const unsigned char *log_sk,
+                       const struct vault_open_opts *opts, struct jerr *err)
+{
+    struct stat sb;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", v->dir);
+    v->file_bytes = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+    uint64_t mem = phys_mem();
+    v->readahead = vault_readahead_wanted(opts ? opts->readahead : VAULT_READAHEAD_AUTO, v->file_bytes,
+                                          mem ? mem : UINT64_MAX);
+    store_opts o = {.tables = table_names,
+                    .n_tables = VT_COUNT_,
+                    .map_size = opts ? opts->map_size : 0,
+                    .env_flags = v->readahead ? 0 : MDB_NORDAHEAD};
     kerr e = store_open(&v->st, v->dir, storage_key, &o);
     if (e != KERR_OK)
         return jerr_set(err, e, NULL, "cannot open the store in %s: %s", v->dir, kerr_code(e)), e;
@@ -411,6 +437,48 @@ void vault_close(vault *v)
         close(v->lock_fd); /* last: nothing of this process writes the store any more */
     free(v->dir);
     free(v);
+}
+
+/* ---------------------------------------------------------------- warming the page cache */
+
+kerr vault_warm(vault *v, uint64_t budget, unsigned threads, const atomic_bool *stop, struct vault_warm_report *r)
+{
+    /* Most used first: every read's session and caller, then its journal event's head, its entry
+     * page and grant view, then what writes and citizens' own requests read. */
+    static const enum vault_table order[] = {VT_SESSIONS,        VT_PRINCIPALS, VT_JOURNAL,  VT_ENTRIES,
+                                             VT_GRANTS_BY_GRANTEE, VT_CITIZENS,   VT_SECTIONS};
+    uint64_t total = 0;
+    memset(r, 0, sizeof *r);
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if (stop && atomic_load(stop))
+            break;
+        store_table tab = v->tab[order[i]];
+        skey prefix, *pre = NULL;
+        uint64_t bytes = 0;
+        if (order[i] == VT_JOURNAL) { /* only the heads: the events are appended, never read by a read */
+            journal_heads_prefix(&prefix);
+            pre = &prefix;
+        } else {
+            kerr e = store_table_bytes(v->st, tab, &bytes);
+            if (e != KERR_OK)
+                return e;
+            if (bytes > budget - total) { /* total <= budget throughout */
+                size_t used = strlen(r->skipped);
+                snprintf(r->skipped + used, sizeof r->skipped - used, "%s%s", used ? ", " : "",
+                         store_table_name(v->st, tab));
+                continue;
+            }
+        }
+        size_t n = 0;
+        kerr e = store_warm(v->st, tab, pre, threads, stop, &n);
+        if (e != KERR_OK)
+            return e;
+        total += bytes;
+        r->records += n;
+        r->bytes += bytes;
+        r->walked++;
+    }
+    return KERR_OK;
 }
 
 /* The one-process rule of vault_open(): an exclusive flock() on PATH (data.mdb), held in V. */
@@ -554,7 +622,7 @@ kerr vault_open_with(vault **out, const char *dir, const struct vault_open_opts 
             jerr_set(err, KERR_INTERNAL, NULL, "cannot read the vault's key files in %s/keys (mode must be 0600)", dir);
         } else if (crypto_sign_seed_keypair(pk, log_sk, log_seed) == 0 &&
                    crypto_scalarmult_base(v->gate_pk, v->gate_sk) == 0) {
-            e = open_parts(v, storage_key, log_sk, opts ? opts->map_size : 0, err);
+            e = open_parts(v, storage_key, log_sk, opts, err);
             if (e == KERR_OK)
                 e = load_config(v, err);
             if (e == KERR_OK)
@@ -688,7 +756,7 @@ kerr vault_create(const char *dir, const char *origin, const char *charter_bytes
         jerr_set(err, KERR_INTERNAL, NULL, "cannot write the vault's keys in %s: %s", keys, strerror(errno));
         goto out;
     }
-    if ((e = open_parts(v, storage_key, log_sk, 0, err)) != KERR_OK || (e = open_journal(v, err)) != KERR_OK ||
+    if ((e = open_parts(v, storage_key, log_sk, NULL, err)) != KERR_OK || (e = open_journal(v, err)) != KERR_OK ||
         (e = start_log(v, log_sk, err)) != KERR_OK)
         goto out;
     struct genesis g = {v, c, admin, now};

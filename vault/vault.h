@@ -18,6 +18,8 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "policy/charter.h"
@@ -85,6 +87,8 @@ typedef struct vault {
     size_t journal_moved;    /* journal records vault_open() moved to the current layout (journal_migrate) */
     size_t views_rebuilt;    /* grant records whose views vault_open() wrote again (grant_views_rebuild) */
     int lock_fd;             /* data.mdb, flock()ed exclusively while open (vault_open()); -1 if not */
+    bool readahead;          /* the kernel reads ahead around a page fault in data.mdb (vault_readahead_wanted) */
+    uint64_t file_bytes;     /* data.mdb's size when it was opened */
 } vault;
 
 /**
@@ -110,12 +114,51 @@ kerr vault_create(const char *dir, const char *origin, const char *charter_bytes
  */
 kerr vault_open(vault **out, const char *dir, struct jerr *err) __attribute__((warn_unused_result));
 
+/** Readahead on data.mdb's map (vault_open_opts.readahead). */
+enum vault_readahead {
+    VAULT_READAHEAD_AUTO = 0, /**< on while data.mdb fits in 3/4 of the machine's memory, off beyond */
+    VAULT_READAHEAD_ON,       /**< the kernel's default: a page fault reads its neighbours too       */
+    VAULT_READAHEAD_OFF,      /**< MDB_NORDAHEAD (madvise MADV_RANDOM): a fault reads its page only   */
+};
+
 /** Options of vault_open_with(). Zero-initialise. */
 struct vault_open_opts {
     /** LMDB map size in bytes (the most data.mdb may hold); 0 → STORE_MAP_SIZE_DEFAULT. A size below
      *  what the file already holds is raised to it by LMDB. Writes beyond it are storage_full. */
     size_t map_size;
+    /** Readahead around page faults in data.mdb (docs/performance.md, "Ninth pass"). A vault larger
+     *  than memory is read at random: readahead there fills the page cache with neighbours nobody
+     *  asked for and evicts the pages reads need. */
+    enum vault_readahead readahead;
 };
+
+/**
+ * @brief Whether a vault opened with MODE keeps the kernel's readahead: ON and OFF as they say;
+ *        AUTO keeps it unless FILE_BYTES (data.mdb) exceeds 3/4 of MEM_BYTES (physical memory).
+ *        Pure.
+ */
+bool vault_readahead_wanted(enum vault_readahead mode, uint64_t file_bytes, uint64_t mem_bytes);
+
+/** What vault_warm() did. */
+struct vault_warm_report {
+    size_t records;        /**< records walked                                         */
+    uint64_t bytes;        /**< the pages of the tables walked (store_table_bytes)     */
+    unsigned walked;       /**< tables walked (the journal's heads count as one)       */
+    char skipped[160];     /**< names of the tables left out for the budget, ", "-separated */
+};
+
+/**
+ * @brief Bring into the page cache what an audited read, its access decision and its journal event
+ *        touch, most used first: sessions, principals, the journal's heads, the entries table (entries
+ *        and the grant views beside them), the grants in force, the citizens, the sections. A whole
+ *        table that would take the total past BUDGET bytes is left out (and named in R->skipped); the
+ *        journal's heads (one small record per citizen) are always walked. Reads keys only, with
+ *        store_warm() over THREADS threads. Returns early once *STOP is true.
+ * @return KERR_OK (also when stopped); KERR_BAD_REQUEST (threads) or KERR_INTERNAL from store_warm().
+ * Threads: any thread, while V is open; the caller must have it return before vault_close().
+ */
+kerr vault_warm(vault *v, uint64_t budget, unsigned threads, const atomic_bool *stop, struct vault_warm_report *r)
+    __attribute__((warn_unused_result));
 
 /**
  * @brief vault_open() with OPTS (NULL: defaults). Same results.

@@ -606,6 +606,84 @@ static void test_unchanged_since(const char *dir)
     }
 }
 
+/* store_warm() walks every record under its prefix exactly once, whatever the thread count and
+ * the keys' lengths (the prefix itself, one byte after it, 0xFF after it, long keys). */
+static size_t warm_count(store *st, store_table tab, const char *pre, size_t pn, unsigned threads, kerr *e)
+{
+    skey p;
+    size_t n = 12345;
+    skey_reset(&p);
+    skey_bytes(&p, pre, pn);
+    *e = store_warm(st, tab, pn ? &p : NULL, threads, NULL, &n);
+    return n;
+}
+
+static void test_warm(const char *dir)
+{
+    store_opts o = {.tables = tables, .n_tables = T_COUNT, .env_flags = MDB_NORDAHEAD};
+    store *st = NULL;
+    store_txn t;
+    kerr e;
+    CHECK(store_open(&st, dir, key1, &o) == KERR_OK, "open for store_warm (readahead off)");
+    if (!st)
+        return;
+    uint64_t b0 = 1, b1 = 0;
+    CHECK(store_table_bytes(st, T_DOSSIER, &b0) == KERR_OK && b0 == 0, "an empty table takes no pages (%llu)",
+          (unsigned long long)b0);
+    CHECK(warm_count(st, T_DOSSIER, NULL, 0, 4, &e) == 0 && e == KERR_OK, "warming an empty table walks nothing");
+    const size_t under_a = 5 + 3000, total = under_a + 4;
+    store_txn_begin(st, &t, false);
+    put_key(&t, "a", 1, "the prefix itself");
+    put_key(&t, "a\x05", 2, "one byte after it");
+    put_key(&t, "a\x05\x00", 3, "x");
+    put_key(&t, "a\xff", 2, "x");
+    put_key(&t, "a\xff\xff\xff", 4, "x");
+    for (unsigned i = 0; i < 3000; i++) {
+        unsigned char k[9] = {'a'};
+        store_be64_put(k + 1, (uint64_t)i * 0x9E3779B97F4A7C15ULL);
+        skey key;
+        skey_reset(&key);
+        skey_bytes(&key, k, sizeof k);
+        store_put(&t, T_DOSSIER, &key, "value of a record, long enough to fill pages", 45);
+    }
+    put_key(&t, "\x00", 1, "x");
+    put_key(&t, "b", 1, "x");
+    put_key(&t, "b\x00\x00\x01", 4, "x");
+    put_key(&t, "\xff\xff", 2, "x");
+    skey g;
+    skey_reset(&g);
+    skey_bytes(&g, "a\x05", 2);
+    store_put(&t, T_GRANTS, &g, "other table", 11);
+    CHECK(store_txn_commit(&t) == KERR_OK, "commit %zu records", total);
+    CHECK(store_table_bytes(st, T_DOSSIER, &b1) == KERR_OK && b1 >= 4 * 4096 && b1 % 4096 == 0,
+          "the table's pages, in bytes (%llu)", (unsigned long long)b1);
+    unsigned th[] = {1, 3, 16, STORE_WARM_THREADS_MAX};
+    for (size_t i = 0; i < sizeof th / sizeof th[0]; i++) {
+        size_t n = warm_count(st, T_DOSSIER, NULL, 0, th[i], &e);
+        CHECK(e == KERR_OK && n == total, "whole table, %u threads: every record once (%zu of %zu)", th[i], n, total);
+        n = warm_count(st, T_DOSSIER, "a", 1, th[i], &e);
+        CHECK(e == KERR_OK && n == under_a, "prefix a, %u threads: %zu of %zu", th[i], n, under_a);
+    }
+    CHECK(warm_count(st, T_DOSSIER, "b", 1, 2, &e) == 2, "prefix b: the prefix itself and one longer key");
+    size_t under_a5 = 2; /* "a\x05", "a\x05\x00", and the numbered keys whose first byte is 5 */
+    for (unsigned i = 0; i < 3000; i++)
+        under_a5 += ((uint64_t)i * 0x9E3779B97F4A7C15ULL) >> 56 == 5;
+    CHECK(warm_count(st, T_DOSSIER, "a\x05", 2, 2, &e) == under_a5, "a two-byte prefix: %zu", under_a5);
+    CHECK(warm_count(st, T_DOSSIER, "\xff", 1, 2, &e) == 1, "a 0xFF prefix at the end of the table");
+    CHECK(warm_count(st, T_DOSSIER, "c", 1, 2, &e) == 0 && e == KERR_OK, "no key under the prefix");
+    CHECK(warm_count(st, T_GRANTS, NULL, 0, 2, &e) == 1, "another table: its own records only");
+    atomic_bool stop;
+    atomic_init(&stop, true);
+    size_t n = 99;
+    CHECK(store_warm(st, T_DOSSIER, NULL, 4, &stop, &n) == KERR_OK && n == 0, "a stop set before: nothing walked");
+    CHECK(warm_count(st, T_DOSSIER, NULL, 0, 0, &e) == 0 && e == KERR_BAD_REQUEST, "0 threads refused");
+    CHECK(warm_count(st, T_DOSSIER, NULL, 0, STORE_WARM_THREADS_MAX + 1, &e) == 0 && e == KERR_BAD_REQUEST,
+          "more than STORE_WARM_THREADS_MAX threads refused");
+    CHECK(store_warm(st, T_COUNT, NULL, 1, NULL, &n) == KERR_BAD_REQUEST, "a bad table refused");
+    CHECK(store_table_bytes(st, T_COUNT, &b1) == KERR_BAD_REQUEST, "table bytes: a bad table refused");
+    store_close(st);
+}
+
 int main(void)
 {
     char dir[64];
@@ -630,5 +708,6 @@ int main(void)
     WITH_DIR(test_markers);
     WITH_DIR(test_get_last);
     WITH_DIR(test_unchanged_since);
+    WITH_DIR(test_warm);
     return TEST_END();
 }
