@@ -186,8 +186,7 @@ static void *warm_run(void *arg)
     struct warmer *w = arg;
     struct vault_warm_report r;
     struct timespec t0, t1;
-    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-    uint64_t budget = pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size / 2 : 0;
+    uint64_t budget = vault_phys_mem() / 2;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     kerr e = vault_warm(w->v, budget, WARM_THREADS, &w->stop, &r);
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -268,8 +267,9 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "kluisd: journal moved to its current layout: %zu records\n", v->journal_moved);
     if (v->views_rebuilt)
         fprintf(stderr, "kluisd: grant views written again beside the entries: %zu grants\n", v->views_rebuilt);
-    fprintf(stderr, "kluisd: data.mdb %.1f GB, readahead %s\n", (double)v->file_bytes / 1e9,
-            v->readahead ? "on" : "off (a page fault reads its own page only)");
+    bool gb = v->file_bytes >= 1000000000u;
+    fprintf(stderr, "kluisd: data.mdb %.1f %s, readahead %s\n", (double)v->file_bytes / (gb ? 1e9 : 1e6),
+            gb ? "GB" : "MB", v->readahead ? "on" : "off (a page fault reads its own page only)");
 
     struct api_static *web = load_web(opt(argc, argv, "--web"));
     struct api_config cfg = {

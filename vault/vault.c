@@ -353,8 +353,7 @@ bool vault_readahead_wanted(enum vault_readahead mode, uint64_t file_bytes, uint
     return file_bytes / 3 <= mem_bytes / 4; /* file <= 3/4 of memory, without overflow */
 }
 
-/* The machine's physical memory in bytes (0 when unknown: AUTO then keeps readahead). */
-static uint64_t phys_mem(void)
+uint64_t vault_phys_mem(void)
 {
     long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
     return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
@@ -367,7 +366,7 @@ static kerr open_parts(vault *v, const unsigned char *storage_key, const unsigne
     char path[4096];
     snprintf(path, sizeof path, "%s/data.mdb", v->dir);
     v->file_bytes = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
-    uint64_t mem = phys_mem();
+    uint64_t mem = vault_phys_mem();
     v->readahead = vault_readahead_wanted(opts ? opts->readahead : VAULT_READAHEAD_AUTO, v->file_bytes,
                                           mem ? mem : UINT64_MAX);
     store_opts o = {.tables = table_names,

@@ -139,6 +139,9 @@ struct vault_open_opts {
  */
 bool vault_readahead_wanted(enum vault_readahead mode, uint64_t file_bytes, uint64_t mem_bytes);
 
+/** @brief The machine's physical memory in bytes (sysconf); 0 when unknown (AUTO then keeps readahead). */
+uint64_t vault_phys_mem(void);
+
 /** What vault_warm() did. */
 struct vault_warm_report {
     size_t records;        /**< records walked                                         */
