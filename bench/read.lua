@@ -6,7 +6,7 @@
 -- request is sent. Either way done() prints one machine-readable line for bench/run.sh:
 --   WRK requests=N seconds=S rps=R p50_us=.. p90_us=.. p99_us=.. max_us=.. non2xx=.. errors=..
 
-local paths, blob, starts, width = nil, nil, nil, nil
+local paths, blob, starts = nil, nil, nil
 local token = os.getenv("KLUIS_TOKEN")
 local n = 0
 local nthreads = 0
@@ -16,44 +16,58 @@ function setup(thread)
    thread:set("tid", nthreads)
 end
 
+-- Where line I of BLOB starts (STARTS: 4 big-endian bytes per line).
+local function start_of(i)
+   local a, b, c, d = string.byte(starts, 4 * i - 3, 4 * i)
+   return ((a * 256 + b) * 256 + c) * 256 + d
+end
+
+-- The line of BLOB that starts at S, without its newline.
+local function line_at(s)
+   local nl = string.find(blob, "\n", s, true) or (#blob + 1)
+   return string.sub(blob, s, nl - 1)
+end
+
 function init(args)
    local file = os.getenv("KLUIS_PATHS")
    if file and file ~= "" then
-      -- Beyond 65,536 paths: one string (and a table of numbers), not a table of strings: every cycle of
-      -- LuaJIT's collector marks each string of such a table, which stalled this thread's 32
-      -- connections for 50-200 ms at a time and made the load generator the p99 of the
-      -- million-citizen runs (docs/performance.md, "Ninth pass").
+      -- Beyond 65,536 paths: the file as one string and where each line starts packed in a
+      -- second one (4 bytes a line), not a table. Every cycle of LuaJIT's collector marks each
+      -- string of a table of strings, and walks every slot of a table of numbers: with a million
+      -- paths either stalled this thread's 32 connections for 50-130 ms at a time and made the
+      -- load generator the p99 of the million-citizen runs (docs/performance.md, "Ninth pass").
+      -- Up to 65,536 a table of strings is cheap to mark, and the small sets are read exactly as
+      -- in every earlier pass.
       local f = assert(io.open(file, "rb"))
       blob = f:read("*a")
       f:close()
-      -- Lines of one length (the bench's own data sets) need no table at all: line i starts at
-      -- (i - 1) * width + 1. Otherwise a table of numbers holds where each line starts.
-      starts = {}
-      local pos, same = 1, nil
+      assert(#blob < 4294967296, "KLUIS_PATHS: at most 4 GB")
+      -- packed 1,024 lines at a time, so that init makes no million small strings either
+      local chunks, bytes, k, pos = {}, {}, 0, 1
+      n = 0
       while pos <= #blob do
          local nl = string.find(blob, "\n", pos, true) or (#blob + 1)
          if nl > pos then
-            starts[#starts + 1] = pos
-            if same == nil then
-               same = nl - pos
-            elseif same ~= nl - pos then
-               same = false
+            bytes[k + 1] = math.floor(pos / 16777216)
+            bytes[k + 2] = math.floor(pos / 65536) % 256
+            bytes[k + 3] = math.floor(pos / 256) % 256
+            bytes[k + 4] = pos % 256
+            k, n = k + 4, n + 1
+            if k == 4096 then
+               chunks[#chunks + 1] = string.char(unpack(bytes, 1, k))
+               k = 0
             end
          end
          pos = nl + 1
       end
-      n = #starts
+      chunks[#chunks + 1] = string.char(unpack(bytes, 1, k))
+      starts = table.concat(chunks)
       if n <= 65536 then
-         -- A small set is cheap to mark, and a ready string per path spares each request a copy
-         -- (2-5 % of throughput at 1,000 citizens on two cores).
          paths = {}
          for i = 1, n do
-            local nl = string.find(blob, "\n", starts[i], true) or (#blob + 1)
-            paths[i] = string.sub(blob, starts[i], nl - 1)
+            paths[i] = line_at(start_of(i))
          end
          blob, starts = nil, nil
-      elseif same and #blob >= n * (same + 1) - 1 and starts[n] == (n - 1) * (same + 1) + 1 then
-         width, starts = same, nil
       end
    end
    if token and token ~= "" then
@@ -65,16 +79,7 @@ end
 if os.getenv("KLUIS_PATHS") and os.getenv("KLUIS_PATHS") ~= "" then
    function request()
       local i = math.random(n)
-      if paths then
-         return wrk.format("GET", paths[i])
-      end
-      if width then
-         local s = (i - 1) * (width + 1) + 1
-         return wrk.format("GET", string.sub(blob, s, s + width - 1))
-      end
-      local s = starts[i]
-      local nl = string.find(blob, "\n", s, true) or (#blob + 1)
-      return wrk.format("GET", string.sub(blob, s, nl - 1))
+      return wrk.format("GET", paths and paths[i] or line_at(start_of(i)))
    end
 end
 

@@ -418,7 +418,10 @@ run_scale() {
         # kluisd warms the read path's tables in the background (vault_warm); the rounds begin
         # once it has said so, as on a server that has run for a while
         local i
-        for i in $(seq 1 900); do grep -q '^kluisd: warm' "$OUT/kluisd.log" && break; sleep 1; done
+        for i in $(seq 1 900); do
+            grep -q '^kluisd: warm' "$OUT/kluisd.log" || ! kill -0 "$KPID" 2>/dev/null && break
+            sleep 1
+        done
         grep -E '^kluisd: (warm|data.mdb)' "$OUT/kluisd.log" | sed "s/^/  $n citizens: /" >>"$RES/scale-$STAMP.warm"
         # a large vault that did not fit the page cache warms up longer: reads of random citizens
         # bring what the warm left out into memory

@@ -350,7 +350,7 @@ bool vault_readahead_wanted(enum vault_readahead mode, uint64_t file_bytes, uint
         return true;
     if (mode == VAULT_READAHEAD_OFF)
         return false;
-    return file_bytes / 3 <= mem_bytes / 4; /* file <= 3/4 of memory, without overflow */
+    return (unsigned __int128)file_bytes * 4 <= (unsigned __int128)mem_bytes * 3; /* exact, no overflow */
 }
 
 uint64_t vault_phys_mem(void)

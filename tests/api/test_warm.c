@@ -25,9 +25,11 @@ static void test_choice(void)
     const uint64_t G = 1000000000ull;
     CHECK(vault_readahead_wanted(VAULT_READAHEAD_AUTO, 13 * G, 24 * G), "auto: 13 GB on 24 GB of memory keeps readahead");
     CHECK(vault_readahead_wanted(VAULT_READAHEAD_AUTO, 18 * G, 24 * G), "auto: exactly 3/4 of memory keeps it");
-    CHECK(!vault_readahead_wanted(VAULT_READAHEAD_AUTO, 18 * G + 3, 24 * G), "auto: just past 3/4 turns it off");
+    CHECK(!vault_readahead_wanted(VAULT_READAHEAD_AUTO, 18 * G + 1, 24 * G), "auto: one byte past 3/4 turns it off");
     CHECK(!vault_readahead_wanted(VAULT_READAHEAD_AUTO, 34 * G, 24 * G), "auto: 34 GB on 24 GB turns it off");
-    CHECK(!vault_readahead_wanted(VAULT_READAHEAD_AUTO, UINT64_MAX, UINT64_MAX / 2), "auto: no overflow at the top");
+    /* 2^63 against 2^63: 4 x file wraps to 0 in 64 bits, which would keep readahead */
+    CHECK(!vault_readahead_wanted(VAULT_READAHEAD_AUTO, 1ull << 63, 1ull << 63), "auto: no overflow at the top");
+    CHECK(vault_readahead_wanted(VAULT_READAHEAD_AUTO, 3ull << 61, UINT64_MAX), "auto: 3/4 of the largest memory");
     CHECK(vault_readahead_wanted(VAULT_READAHEAD_ON, 34 * G, 24 * G), "on: kept whatever the sizes");
     CHECK(!vault_readahead_wanted(VAULT_READAHEAD_OFF, 1, 24 * G), "off: off whatever the sizes");
 }

@@ -682,6 +682,23 @@ static void test_warm(const char *dir)
     CHECK(store_warm(st, T_COUNT, NULL, 1, NULL, &n) == KERR_BAD_REQUEST, "a bad table refused");
     CHECK(store_table_bytes(st, T_COUNT, &b1) == KERR_BAD_REQUEST, "table bytes: a bad table refused");
     store_close(st);
+    /* Opened with another storage key no value opens; a warm that unsealed any would fail. */
+    st = NULL;
+    CHECK(store_open(&st, dir, key2, &o) == KERR_OK && st, "reopen with another storage key");
+    if (!st)
+        return;
+    store_txn_begin(st, &t, true);
+    unsigned char *val = NULL;
+    size_t len = 0;
+    skey ka;
+    skey_reset(&ka);
+    skey_bytes(&ka, "a", 1);
+    CHECK(store_get(&t, T_DOSSIER, &ka, &val, &len) != KERR_OK, "another key: a value does not open");
+    store_val_free(val, len);
+    store_txn_abort(&t);
+    CHECK(warm_count(st, T_DOSSIER, NULL, 0, 4, &e) == total && e == KERR_OK,
+          "another key: the warm still walks every record (it unseals nothing)");
+    store_close(st);
 }
 
 int main(void)
