@@ -174,28 +174,32 @@ kerr journal_event_json(char **json, size_t *len, uint64_t seq, const journal_ev
  * and g to 'M' in a checkpoint round; a slot leaves the table when the round is done and its 'S'
  * record is current.
  *
- * A round. When JOURNAL_CKPT_HEADS slots or JOURNAL_CKPT_EVENTS events have gathered, the next batch
- * starts a round: R = the last g so far. Each batch from then on takes the next 1/ROUND_CHUNKS of
- * the table's slots and writes the head of each one whose 'S' record is behind; the batch of the
- * last part also writes 'M' = R. A slot's home is the top bits of its id16, so the table is in key
- * order and a part dirties a narrow range of 'S' leaves; slots never move during a round (nothing
- * leaves the table until it ends; a table that must grow starts the round over). One checkpoint
- * in a single batch would hold up every writer for all of it (about 0.2 s at 65,536 heads); a part
- * costs its batch a millisecond or two. After a crash, journal_open() reads the
- * events after 'M' again: an event 'S' already holds (seq <= its count and g <= its last g; a part
- * may have written a head newer than R) is passed over, every other one must continue its citizen's head exactly
- * (checked), so the table is rebuilt as it was at the last commit.
+ * A round. When JOURNAL_CKPT_HEADS slots or JOURNAL_CKPT_EVENTS events have gathered, the next
+ * batch starts a round: R = the last g so far. Each batch from then on takes the next
+ * 1/JOURNAL_ROUND_PARTS of the table's slots and writes the head of each one whose 'S' record is
+ * behind; the batch of the last part also writes 'M' = R. A slot's home is the top bits of its
+ * id16, so the table is in key order and a part dirties a narrow range of 'S' leaves; slots never
+ * move during a round (nothing leaves the table until it ends; a table that must grow starts the
+ * round over). One checkpoint in a single batch would hold up every writer for all of it (about
+ * 0.2 s at 65,536 heads); a part costs its batch a millisecond or two. After a crash,
+ * journal_open() reads the events after 'M' again: an event 'S' already holds (seq <= its count
+ * and g <= its last g; a part may have written a head newer than R) is passed over, every other
+ * one must continue its citizen's head exactly (checked), so the table is rebuilt as it was at the
+ * last commit.
  */
 #define EVHDR (STORE_IDSHORT + 8 + 8)        /* id16 || be64(seq) || be64(prev g) */
 #define STATE_LEN (8 + JOURNAL_HEADBYTES + 8) /* be64(count) || head || be64(last g) */
-/* The table starts small and doubles at 3/4 full, so its memory follows the number of heads a
- * round gathers: a few hundred KB for a small vault, at most 262,144 slots (42 MB) once
- * JOURNAL_CKPT_HEADS are reached, since a round starts there and adds a few thousand at most before
- * it ends. It never shrinks, so each size is reached once in a process's life: the doublings are a
- * warm-up cost (the last, at 131,072 slots, holds up one batch for tens of milliseconds), not a
- * recurring one. */
-#define SLOTS_START 1024u
-#define ROUND_CHUNKS 256u /* batches a round takes */
+/* The table is made at its full size when the journal opens: JOURNAL_SLOTS slots (84 MB of
+ * address space), room for JOURNAL_CKPT_HEADS heads at most 5/8 full, and for the heads a round
+ * adds before it ends up to 3/4 full (65,536; a round over a million citizens read at random at
+ * 32,000 reads/s adds about 21,500). calloc() gives pages the kernel maps on first touch, and the
+ * table touches only the pages of slots it has used (an unused slot is all zero, and only used
+ * slots are wiped), so kluisd's own memory follows the heads gathered: 4 MB for a vault of 1,000
+ * citizens, up to 84 MB from some 50,000 up. A table that had
+ * to grow while serving held up every reader and the writer as it rehashed: 0.2 s at 262,144
+ * slots, 0.4 s at 524,288, each a p99 of 150-300 ms in a 10 s round (docs/performance.md, "Tenth
+ * pass"). It still doubles at 3/4 full, should a round ever gather more, but never shrinks. */
+_Static_assert(JOURNAL_CKPT_HEADS <= JOURNAL_SLOTS / 8 * 5, "a round starts with the table at most 5/8 full");
 
 struct jslot {
     unsigned char id[STORE_IDSHORT];
@@ -471,6 +475,14 @@ static void slot_place(struct jslot *tbl, unsigned bits, const struct jslot *src
         }
 }
 
+/* Wipe the used slots of TBL (CAP slots): the others are all zero already, and stay untouched. */
+static void slots_wipe(struct jslot *tbl, size_t cap)
+{
+    for (size_t i = 0; i < cap; i++)
+        if (tbl[i].used)
+            sodium_memzero(&tbl[i], sizeof tbl[i]);
+}
+
 /* The slot of ID, made (cold: no view yet) when missing; the table doubles at 3/4 full. Writer
  * only; takes the lock to change the table. NULL for memory. */
 static struct jslot *slot_get(struct journal *j, const unsigned char id[STORE_IDSHORT])
@@ -489,7 +501,7 @@ static struct jslot *slot_get(struct journal *j, const unsigned char id[STORE_ID
         for (size_t i = 0; i < j->cap; i++)
             if (j->slot[i].used)
                 slot_place(nt, j->bits + 1, &j->slot[i]);
-        sodium_memzero(j->slot, j->cap * sizeof *j->slot);
+        slots_wipe(j->slot, j->cap);
         free(j->slot);
         j->slot = nt;
         j->cap = ncap;
@@ -654,7 +666,7 @@ kerr journal_pre_commit(journal *j, store_txn *t)
     }
     if (!j->round)
         return KERR_OK;
-    size_t n = j->cap / ROUND_CHUNKS;
+    size_t n = j->cap / JOURNAL_ROUND_PARTS;
     if (n == 0 || n > j->cap - j->round_pos)
         n = j->cap - j->round_pos;
     if (write_part(j, t, j->round_pos, n) == KERR_OK && j->round_pos + n == j->cap)
@@ -666,7 +678,7 @@ kerr journal_pre_commit(journal *j, store_txn *t)
 }
 
 /* The round is done: keep only the slots whose 'S' record is behind (under the lock). The table
- * is emptied and they go back in: no new table, so no allocation that could fail. */
+ * is emptied and they go back in: no new table, so no allocation of its size that could fail. */
 static void round_end(struct journal *j)
 {
     size_t keep = 0;
@@ -675,11 +687,12 @@ static void round_end(struct journal *j)
         keep += behind(&j->slot[i]);
     if ((kept = malloc((keep ? keep : 1) * sizeof *kept)) != NULL) { /* else only larger: nothing wrong */
         size_t n = 0;
-        for (size_t i = 0; i < j->cap; i++) {
+        for (size_t i = 0; i < j->cap; i++) { /* one pass: copy what stays, wipe every used slot */
             if (behind(&j->slot[i]))
                 kept[n++] = j->slot[i];
+            if (j->slot[i].used)
+                sodium_memzero(&j->slot[i], sizeof j->slot[i]);
         }
-        sodium_memzero(j->slot, j->cap * sizeof *j->slot);
         for (size_t i = 0; i < n; i++)
             slot_place(j->slot, j->bits, &kept[i]);
         j->used = n;
@@ -1018,7 +1031,7 @@ kerr journal_open(journal **out, store *st, store_table tab, size_t *moved)
         return KERR_INTERNAL;
     j->st = st;
     j->tab = tab;
-    j->cap = SLOTS_START;
+    j->cap = JOURNAL_SLOTS;
     for (j->bits = 0; ((size_t)1 << j->bits) < j->cap; j->bits++)
         ;
     if (pthread_mutex_init(&j->mu, NULL) != 0) {
@@ -1078,7 +1091,7 @@ void journal_close(journal *j)
     if (!j)
         return;
     if (j->slot) {
-        sodium_memzero(j->slot, j->cap * sizeof *j->slot);
+        slots_wipe(j->slot, j->cap);
         free(j->slot);
     }
     if (j->undo) {

@@ -26,13 +26,13 @@
  * commit of many audited reads dirties a few neighbouring pages, whatever the number of citizens
  * (docs/performance.md, "Fifth pass"). The heads changed since they were last written to 'S' live
  * in memory (struct journal). When JOURNAL_CKPT_HEADS of them, or JOURNAL_CKPT_EVENTS events, have
- * gathered, a checkpoint round begins: the group committer's pre-commit hook writes a 256th of
- * them to 'S' in each of the next 256 batches and 'M' with the last, so no batch carries the whole
- * checkpoint. journal_open() rebuilds the heads after a crash from the events after 'M' (at
- * most about JOURNAL_CKPT_EVENTS). A citizen's events are found by following the prev links back
- * from the head, or from the nearest 'X' record at or after the page wanted: the key hashes the
- * citizen's id16 with the seq, so 'X' keys tell nobody without the storage key whose they are or
- * how long anyone's journal is.
+ * gathered, a checkpoint round begins: the group committer's pre-commit hook writes a part of
+ * them to 'S' in each of the next JOURNAL_ROUND_PARTS batches and 'M' with the last, so no batch
+ * carries the whole checkpoint. journal_open() rebuilds the heads after a crash from the events
+ * after 'M' (about JOURNAL_CKPT_EVENTS and those of a round's batches at most). A citizen's events
+ * are found by following the prev links back from the head, or from the nearest 'X' record at or
+ * after the page wanted: the key hashes the citizen's id16 with the seq, so 'X' keys tell nobody
+ * without the storage key whose they are or how long anyone's journal is.
  * Vaults written before keep format 2 ('J' || id16 || be64(seq), head after the events), format 1
  * ('E' || id_hash ...) or format 0's head ('H' || id_hash); journal_open() moves them first.
  *
@@ -95,9 +95,13 @@ kerr journal_event_json(char **json, size_t *len, uint64_t seq, const journal_ev
 /** The journal of one store table: the in-memory heads and the append counter. */
 typedef struct journal journal;
 
-#define JOURNAL_CKPT_HEADS 131072u   /**< heads in memory that start a checkpoint round */
-#define JOURNAL_CKPT_EVENTS 262144u  /**< events since the last round began that do (bounds the
+#define JOURNAL_CKPT_HEADS 327680u   /**< heads in memory that start a checkpoint round */
+#define JOURNAL_CKPT_EVENTS 524288u  /**< events since the last round began that do (bounds the
                                           replay of journal_open) */
+#define JOURNAL_ROUND_PARTS 1024u    /**< batches a checkpoint round is spread over (a part is
+                                          1/1024 of the table of heads) */
+#define JOURNAL_SLOTS 524288u        /**< slots of the table of heads as it is made (2^19; 160 bytes
+                                          each, touched as used); it doubles past 3/4 full */
 #define JOURNAL_INDEX_EVERY 64u      /**< every this many events of a citizen, one 'X' record */
 
 /** Where a citizen's journal ends: what journal_read_begin() gives to journal_list(). */
@@ -113,8 +117,9 @@ typedef struct journal_pos {
  *        changed after the last checkpoint from the events after it, then move format 2's records
  *        (as journal_migrate(), see there). Needs
  *        the store to itself (no committer running yet). Cost: one pass over older records when
- *        there are any; otherwise independent of the vault's size (at most JOURNAL_CKPT_EVENTS
- *        events read).
+ *        there are any; otherwise independent of the vault's size (about JOURNAL_CKPT_EVENTS
+ *        events read at most, and those of a round's batches; none after journal_flush()). The
+ *        table of heads is made at JOURNAL_SLOTS slots; its pages are touched as heads arrive.
  * @param[out] out    the journal (journal_close()); NULL on failure.
  * @param[out] moved  records moved from older layouts; may be NULL.
  * @return KERR_OK; KERR_CONFLICT (records in two layouts, see journal_migrate()); KERR_INTERNAL

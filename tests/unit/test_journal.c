@@ -1378,7 +1378,8 @@ static void test_checkpoint(const char *dir)
     CHECK(cp_batch(j, st, (CP_BATCHES - 1) * per, CP_N, 0, 0) == KERR_OK, "the batch again: committed");
     ns = keys_with(st, 'S');
     CHECK(ns < CP_N, "that batch does not carry the whole checkpoint (%zu 'S')", ns);
-    CHECK(run_round(j, st, have_m0, m0, &tick, 1000, &nb, &s1) && get_m(st, &m) == 1 && m > 0,
+    CHECK(run_round(j, st, have_m0, m0, &tick, 2 * JOURNAL_ROUND_PARTS, &nb, &s1) && get_m(st, &m) == 1 &&
+              m > 0,
           "the checkpoint round ends with 'M' (g %llu; last g %llu) after %d more batches", (unsigned long long)m,
           (unsigned long long)max_g(st), nb);
     CHECK(nb > 8 && s1 < CP_N, "spread over batches: %zu 'S' after the first of them", s1);
@@ -1570,7 +1571,8 @@ static void test_checkpoint(const char *dir)
             batches_ok &= cp_batch(j, st, base + b * per, base + (b + 1 == CP_BATCHES ? CP_N : (b + 1) * per), 0,
                                    b + 1 == CP_BATCHES) == KERR_OK;
         mx = max_g(st);
-        CHECK(batches_ok && run_round(j, st, 1, m, NULL, 1000, &nb2, NULL) && get_m(st, &m2) == 1 && m2 > m,
+        CHECK(batches_ok && run_round(j, st, 1, m, NULL, 2 * JOURNAL_ROUND_PARTS, &nb2, NULL) &&
+                  get_m(st, &m2) == 1 && m2 > m,
               "a second round, in batches without journal events, ends with 'M' = %llu (last stored g %llu)",
               (unsigned long long)m2, (unsigned long long)mx);
         journal_close(j);
@@ -2058,6 +2060,141 @@ static kerr del_tag(store *st, uint8_t tag)
  * gone, and a page that does reach it); a wrong 'X' is caught, never served; 'X' keys name nobody;
  * journal_open indexes the events an older kluisd left without.
  */
+/* A round that gathers more heads than the table was made for: past 3/4 of JOURNAL_SLOTS the table
+ * doubles in the middle of the round, its slots move, and the round starts over the moved table.
+ * When it ends, every citizen has its 'S' record and reads back its own head. */
+#define GROW_N (JOURNAL_SLOTS / 4 * 3 + 1024u)
+#define GROW_STEP 8192u
+
+static void test_grow(const char *dir)
+{
+    store *st = open_store(dir);
+    journal *j = NULL;
+    model tick = {.citizen = "cp-ticker", .base = 900};
+    uint64_t m0 = 0;
+    int ok = 1, have_m0, nb = 0, mid = 0;
+    unsigned done = 0;
+
+    if (!st)
+        return;
+    if (!(j = open_or_close(st, "journal_open for the growth")))
+        return;
+    have_m0 = get_m(st, &m0);
+    /* up to the round's threshold in 4 batches, then GROW_STEP more citizens a batch while the
+     * round goes on, a part per batch */
+    for (unsigned b = 0; b < 4; b++)
+        ok &= cp_batch(j, st, b * (JOURNAL_CKPT_HEADS / 4), (b + 1) * (JOURNAL_CKPT_HEADS / 4), 0, 0) == KERR_OK;
+    for (done = JOURNAL_CKPT_HEADS; ok && done < GROW_N;) {
+        unsigned to = done + GROW_STEP < GROW_N ? done + GROW_STEP : GROW_N;
+        uint64_t m;
+        ok &= cp_batch(j, st, done, to, 0, 0) == KERR_OK;
+        mid |= get_m(st, &m) != have_m0 || (have_m0 == 1 && m != m0);
+        done = to;
+    }
+    CHECK(ok && done == GROW_N && !mid && keys_with(st, 'S') > 0,
+          "%u citizens, past 3/4 of the table, appended while a round runs: no 'M' yet, %zu 'S' so far", GROW_N,
+          keys_with(st, 'S'));
+    CHECK(run_round(j, st, have_m0, m0, &tick, 2 * JOURNAL_ROUND_PARTS, &nb, NULL),
+          "the round over the grown table ends with 'M' (%d batches)", nb);
+    {
+        size_t ns = keys_with(st, 'S');
+        CHECK(ns == GROW_N + 1 || ns == GROW_N, "one 'S' record per citizen (%zu of %u)", ns, GROW_N);
+    }
+    {
+        store_txn t;
+        unsigned bad = 0, checked = 0;
+        char name[32];
+        store_txn_begin(st, &t, true);
+        for (unsigned i = 0; i < GROW_N; i += 97, checked++) {
+            journal_pos s, p;
+            unsigned char want[HB];
+            cp_name(name, sizeof name, i);
+            cp_head(i, want);
+            if (get_s(&t, name, &s) != 1 || s.count != 1 || memcmp(s.head, want, HB) ||
+                !read_all(j, name, 4, &p) || p.count != 1 || memcmp(p.head, want, HB))
+                bad++;
+        }
+        store_txn_abort(&t);
+        CHECK(checked > 4000 && bad == 0, "%u citizens sampled: each 'S' and each read is its own head (%u wrong)",
+              checked, bad);
+    }
+    journal_close(j);
+    j = NULL;
+    CHECK(journal_open(&j, st, T_JOURNAL, NULL) == KERR_OK && j && m_is(j, &tick, 3), "reopened: the ticker verifies");
+    journal_close(j);
+    store_close(st);
+}
+
+/* The table of heads is made at its full size (84 MB of address space, so that it never rehashes
+ * while a round gathers), but only the pages of the slots used are touched: the memory of a journal
+ * of a thousand citizens stays a few MB, at the open, the appends, and the round that empties it.
+ * Measured in the normal build only: AddressSanitizer's shadow and valgrind's calloc count every
+ * page of the table. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TJ_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TJ_ASAN 1
+#endif
+#endif
+#define MEM_CITIZENS 1000u
+#define MEM_SLACK_KB (16L * 1024)
+
+#ifndef TJ_ASAN
+/* RssAnon of this process in KiB (/proc/self/status), or -1. */
+static long self_anon_kb(void)
+{
+    char line[256];
+    long kb = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+#endif
+
+static void test_table_memory(const char *dir)
+{
+#ifdef TJ_ASAN
+    (void)dir;
+    printf("# table memory: not measured in the sanitizer build\n");
+#else
+    if (getenv("KLUIS_VALGRIND")) {
+        printf("# table memory: not measured under valgrind\n");
+        return;
+    }
+    store *st = open_store(dir);
+    journal *j = NULL;
+    long a0, a1, a2, a3;
+    int ok = 1;
+
+    if (!st)
+        return;
+    a0 = self_anon_kb();
+    if (!(j = open_or_close(st, "journal_open")))
+        return;
+    a1 = self_anon_kb();
+    for (unsigned b = 0; b < 10; b++)
+        ok &= cp_batch(j, st, b * MEM_CITIZENS / 10, (b + 1) * MEM_CITIZENS / 10, 0, 0) == KERR_OK;
+    a2 = self_anon_kb();
+    ok &= journal_flush(j) == KERR_OK; /* a whole round: every used slot written and wiped */
+    a3 = self_anon_kb();
+    CHECK(ok && keys_with(st, 'S') == MEM_CITIZENS, "%u citizens appended to and checkpointed", MEM_CITIZENS);
+    printf("# RssAnon %ld kB before the open, +%ld after it, +%ld after the appends, +%ld after the round\n", a0,
+           a1 - a0, a2 - a0, a3 - a0);
+    CHECK(a0 > 0 && a1 - a0 < MEM_SLACK_KB && a2 - a0 < MEM_SLACK_KB && a3 - a0 < MEM_SLACK_KB,
+          "the table's untouched pages stay untouched: RssAnon +%ld / +%ld / +%ld kB (open, appends, round), "
+          "under %ld",
+          a1 - a0, a2 - a0, a3 - a0, MEM_SLACK_KB);
+    journal_close(j);
+    store_close(st);
+#endif
+}
+
 static void test_index(const char *dir)
 {
     store *st = open_store(dir);
@@ -2182,6 +2319,8 @@ int main(void)
     run("replay and tampering", test_replay_tamper);
     run("checkpoint", test_checkpoint);
     run("flush", test_flush);
+    run("table memory", test_table_memory);
+    run("growth within a round", test_grow);
     run("index", test_index);
     run("migration", test_migrate);
     run("migration resumed", test_migrate_resume);
