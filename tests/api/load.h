@@ -1,8 +1,9 @@
 /*
- * tests/api/load.h — helpers shared by the load, flood and malformed-input tests: a kluisd's
- * resident memory and open descriptors from /proc, raw sockets from a chosen loopback source
- * address (so a test can play many clients: Linux routes all of 127.0.0.0/8 to lo), latency
- * percentiles, and a signed, encrypted entry body as a real client builds it.
+ * tests/api/load.h — helpers shared by the load, flood and malformed-input tests (and the journal's
+ * memory test): a process's resident memory and open descriptors from /proc, raw sockets from a
+ * chosen loopback source address (so a test can play many clients: Linux routes all of
+ * 127.0.0.0/8 to lo), latency percentiles, and a signed, encrypted entry body as a real client
+ * builds it.
  */
 #ifndef KLUIS_TESTS_LOAD_H
 #define KLUIS_TESTS_LOAD_H

@@ -9,7 +9,8 @@
  * Covered: seq numbering and chains of interleaved citizens, pagination, readers seeing only
  * committed state (also from another thread, while the writer goes on), rollback of nested
  * operations and of whole batches (aborted, failed commit), replay after close/reopen, the
- * checkpoint ('S' records and 'M'), stored tampering found by verify/list/open, and the migration
+ * checkpoint ('S' records and 'M'; a round over a table that grows in its middle; the table's
+ * memory touched only where heads are), stored tampering found by verify/list/open, and the migration
  * of formats 2, 1 and 0 (batches, a failed commit, resume of an interrupted migration, conflicts,
  * bad heads, unknown keys).
  */
@@ -25,6 +26,7 @@
 #include <sodium.h>
 
 #include "tests/test.h"
+#include "tests/api/load.h"
 #include "vault/encoding.h"
 #include "vault/journal.h"
 #include "vault/store.h"
@@ -2054,12 +2056,6 @@ static kerr del_tag(store *st, uint8_t tag)
     return store_txn_commit(&t);
 }
 
-/*
- * The index: every 64th event of a citizen has an 'X' record, so a page walks from the nearest one
- * after it and costs its own events wherever it is (shown by an event far after the page that is
- * gone, and a page that does reach it); a wrong 'X' is caught, never served; 'X' keys name nobody;
- * journal_open indexes the events an older kluisd left without.
- */
 /* A round that gathers more heads than the table was made for: past 3/4 of JOURNAL_SLOTS the table
  * doubles in the middle of the round, its slots move, and the round starts over the moved table.
  * When it ends, every citizen has its 'S' record and reads back its own head. */
@@ -2130,36 +2126,12 @@ static void test_grow(const char *dir)
  * of a thousand citizens stays a few MB, at the open, the appends, and the round that empties it.
  * Measured in the normal build only: AddressSanitizer's shadow and valgrind's calloc count every
  * page of the table. */
-#if defined(__SANITIZE_ADDRESS__)
-#define TJ_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TJ_ASAN 1
-#endif
-#endif
 #define MEM_CITIZENS 1000u
 #define MEM_SLACK_KB (16L * 1024)
 
-#ifndef TJ_ASAN
-/* RssAnon of this process in KiB (/proc/self/status), or -1. */
-static long self_anon_kb(void)
-{
-    char line[256];
-    long kb = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
-#endif
-
 static void test_table_memory(const char *dir)
 {
-#ifdef TJ_ASAN
+#ifdef LOAD_ASAN
     (void)dir;
     printf("# table memory: not measured in the sanitizer build\n");
 #else
@@ -2174,15 +2146,15 @@ static void test_table_memory(const char *dir)
 
     if (!st)
         return;
-    a0 = self_anon_kb();
+    a0 = proc_status_kb(getpid(), "RssAnon");
     if (!(j = open_or_close(st, "journal_open")))
         return;
-    a1 = self_anon_kb();
+    a1 = proc_status_kb(getpid(), "RssAnon");
     for (unsigned b = 0; b < 10; b++)
         ok &= cp_batch(j, st, b * MEM_CITIZENS / 10, (b + 1) * MEM_CITIZENS / 10, 0, 0) == KERR_OK;
-    a2 = self_anon_kb();
+    a2 = proc_status_kb(getpid(), "RssAnon");
     ok &= journal_flush(j) == KERR_OK; /* a whole round: every used slot written and wiped */
-    a3 = self_anon_kb();
+    a3 = proc_status_kb(getpid(), "RssAnon");
     CHECK(ok && keys_with(st, 'S') == MEM_CITIZENS, "%u citizens appended to and checkpointed", MEM_CITIZENS);
     printf("# RssAnon %ld kB before the open, +%ld after it, +%ld after the appends, +%ld after the round\n", a0,
            a1 - a0, a2 - a0, a3 - a0);
@@ -2195,6 +2167,12 @@ static void test_table_memory(const char *dir)
 #endif
 }
 
+/*
+ * The index: every 64th event of a citizen has an 'X' record, so a page walks from the nearest one
+ * after it and costs its own events wherever it is (shown by an event far after the page that is
+ * gone, and a page that does reach it); a wrong 'X' is caught, never served; 'X' keys name nobody;
+ * journal_open indexes the events an older kluisd left without.
+ */
 static void test_index(const char *dir)
 {
     store *st = open_store(dir);
