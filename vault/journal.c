@@ -903,9 +903,18 @@ static kerr migrate_v1(store *st, store_table tab, size_t batch, size_t *dropped
 static kerr migrate_v2(struct journal *j, store *st, store_table tab, size_t batch, size_t *moved);
 
 /* Read the events after the checkpoint again into J's table (journal_open): each must continue its
- * citizen's chain exactly. */
-static kerr replay(struct journal *j, store_txn *t, uint64_t ck)
+ * citizen's chain exactly. In the same pass, each of them whose seq is a multiple of
+ * JOURNAL_INDEX_EVERY gets its 'X' record again (an older kluisd may have appended it without), and
+ * 'N' moves to the last event. T is a write transaction; *WROTE says whether the replay put
+ * anything in it (after a clean stop there is nothing after 'M', and nothing is written). */
+static kerr replay(struct journal *j, store_txn *t, uint64_t ck, bool *wrote)
 {
+    struct xrec {
+        unsigned char id[STORE_IDSHORT];
+        uint64_t seq, g;
+    } *x = NULL;
+    size_t nx = 0, capx = 0;
+    uint64_t indexed = 0, g = ck;
     skey prefix, from;
     store_iter it;
     kerr e = KERR_OK;
@@ -919,14 +928,30 @@ static kerr replay(struct journal *j, store_txn *t, uint64_t ck)
         struct evrec r = {0};
         journal_pos base;
         struct jslot *s;
-        uint64_t g = klen == 9 ? store_be64(key + 1) : 0;
 
+        g = klen == 9 ? store_be64(key + 1) : 0;
         if (klen != 9 || store_iter_get(&it, &r.val, &r.len) != KERR_OK) {
             e = store_txn_fail(t, KERR_INTERNAL);
             break;
         }
         if ((e = event_split(t, &r)) != KERR_OK)
             break;
+        if (r.seq % JOURNAL_INDEX_EVERY == 0) { /* collected: no put while the cursor is open */
+            if (nx == capx) {
+                size_t nc = capx ? capx * 2 : 1024;
+                struct xrec *nxr = realloc(x, nc * sizeof *nxr);
+                if (!nxr) {
+                    store_val_free(r.val, r.len);
+                    e = store_txn_fail(t, KERR_INTERNAL);
+                    break;
+                }
+                x = nxr;
+                capx = nc;
+            }
+            memcpy(x[nx].id, r.val, STORE_IDSHORT);
+            x[nx].seq = r.seq;
+            x[nx++].g = g;
+        }
         if ((e = writer_pos(j, t, r.val, &base)) != KERR_OK) {
             store_val_free(r.val, r.len);
             break;
@@ -949,15 +974,25 @@ static kerr replay(struct journal *j, store_txn *t, uint64_t ck)
         store_val_free(r.val, r.len);
     }
     store_iter_end(&it);
+    *wrote = false;
+    if (e == KERR_OK && meta_get(t, j->tab, TAG_INDEXED, &indexed) == KERR_OK && (nx || indexed < g)) {
+        for (size_t i = 0; i < nx; i++)
+            index_put(t, j->tab, x[i].id, x[i].seq, x[i].g);
+        if (indexed < g)
+            meta_set(t, j->tab, TAG_INDEXED, g);
+        *wrote = true;
+    }
+    free(x);
     return e != KERR_OK ? e : t->err;
 }
 
 /*
  * Give the events after 'N' their 'X' records: those an older kluisd (format 3 before the index)
- * wrote, and after a crash the ones appended since the last checkpoint again (the same records,
- * at most about JOURNAL_CKPT_EVENTS). BATCH events per transaction, resumable: 'N' follows.
+ * wrote. BATCH events per transaction, resumable: 'N' follows. TO_CHECKPOINT: only the events up
+ * to 'M' (journal_open: the replay indexes those after it in the same pass as it reads them);
+ * otherwise every event.
  */
-static kerr index_backfill(store *st, store_table tab, size_t batch)
+static kerr index_backfill(store *st, store_table tab, size_t batch, bool to_checkpoint)
 {
     struct todo {
         unsigned char id[STORE_IDSHORT];
@@ -971,8 +1006,12 @@ static kerr index_backfill(store *st, store_table tab, size_t batch)
         skey prefix, from;
         uint64_t done = 0, last = 0, upto;
         size_t scanned = 0, n = 0;
+        uint64_t ck = UINT64_MAX;
         store_txn_begin(st, &t, false);
-        if (meta_get(&t, tab, TAG_INDEXED, &done) != KERR_OK || last_g(&t, tab, &last) != KERR_OK || done >= last) {
+        if (to_checkpoint)
+            meta_get(&t, tab, TAG_META, &ck);
+        if (meta_get(&t, tab, TAG_INDEXED, &done) != KERR_OK || last_g(&t, tab, &last) != KERR_OK ||
+            (last = last < ck ? last : ck) <= done) {
             kerr e = t.err;
             store_txn_abort(&t);
             free(w);
@@ -987,6 +1026,8 @@ static kerr index_backfill(store *st, store_table tab, size_t batch)
             size_t klen;
             const unsigned char *key = store_iter_key(&it, &klen);
             struct evrec r = {0};
+            if (klen == 9 && store_be64(key + 1) > last)
+                break; /* past 'M' (TO_CHECKPOINT): the replay's */
             if (klen != 9 || store_iter_get(&it, &r.val, &r.len) != KERR_OK) {
                 store_txn_fail(&t, KERR_INTERNAL);
                 break;
@@ -1016,6 +1057,7 @@ static kerr index_backfill(store *st, store_table tab, size_t batch)
 kerr journal_open(journal **out, store *st, store_table tab, size_t *moved)
 {
     struct journal *j;
+    bool wrote = false;
     size_t mv = 0, drop = 0;
     uint64_t ck = 0, g = 0;
     store_txn t;
@@ -1025,7 +1067,7 @@ kerr journal_open(journal **out, store *st, store_table tab, size_t *moved)
     if (moved)
         *moved = 0;
     if ((e = migrate_v1(st, tab, MIGRATE_BATCH, &drop)) != KERR_OK ||
-        (e = index_backfill(st, tab, MIGRATE_BATCH)) != KERR_OK)
+        (e = index_backfill(st, tab, MIGRATE_BATCH, true)) != KERR_OK)
         return e;
     if (!(j = calloc(1, sizeof *j)))
         return KERR_INTERNAL;
@@ -1042,11 +1084,15 @@ kerr journal_open(journal **out, store *st, store_table tab, size_t *moved)
         journal_close(j);
         return KERR_INTERNAL;
     }
-    store_txn_begin(st, &t, true);
+    /* a write transaction: the replay puts the 'X' records of the events it reads (committed only
+     * when it put any; a clean start reads nothing after 'M' and writes nothing) */
+    store_txn_begin(st, &t, false);
     if (meta_get(&t, tab, TAG_META, &ck) == KERR_OK && last_g(&t, tab, &g) == KERR_OK)
-        replay(j, &t, ck);
-    e = t.err;
-    store_txn_abort(&t);
+        replay(j, &t, ck, &wrote);
+    if ((e = t.err) == KERR_OK && wrote)
+        e = store_txn_commit(&t);
+    else
+        store_txn_abort(&t);
     /* format 2 after the replay, so that it sees every head, also those only memory held */
     if (e == KERR_OK && (e = migrate_v2(j, st, tab, MIGRATE_BATCH, &mv)) == KERR_OK) {
         store_txn_begin(st, &t, true);
@@ -1367,7 +1413,7 @@ kerr journal_migrate(store *st, store_table tab, size_t batch, size_t *moved)
         batch = MIGRATE_BATCH;
     e = migrate_v1(st, tab, batch, &m1);
     if (e == KERR_OK)
-        e = index_backfill(st, tab, batch);
+        e = index_backfill(st, tab, batch, false);
     if (e == KERR_OK)
         e = migrate_v2(NULL, st, tab, batch, &m2);
     *moved = m2 + m1; /* each record of format 0 or 1 went on to format 3, but the dropped heads */

@@ -113,8 +113,10 @@ typedef struct journal_pos {
 } journal_pos;
 
 /**
- * @brief Open the journal in table TAB of ST: move records of formats 0 and 1, rebuild the heads
- *        changed after the last checkpoint from the events after it, then move format 2's records
+ * @brief Open the journal in table TAB of ST: move records of formats 0 and 1, give events up to
+ *        the checkpoint that lack them their 'X' records (an older kluisd's), rebuild the heads
+ *        changed after the last checkpoint from the events after it (putting their 'X' records
+ *        in the same pass, committed only when there were any), then move format 2's records
  *        (as journal_migrate(), see there). Needs
  *        the store to itself (no committer running yet). Cost: one pass over older records when
  *        there are any; otherwise independent of the vault's size (about JOURNAL_CKPT_EVENTS

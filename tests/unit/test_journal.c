@@ -340,8 +340,9 @@ static size_t keys_with(store *st, uint8_t tag)
     return n;
 }
 
-/* The checkpoint 'M': 1 and *G when present (8 bytes), 0 when absent, -1 when malformed. */
-static int get_m(store *st, uint64_t *g)
+/* The one-byte meta record TAG ('M', 'N'): 1 and *G when present (8 bytes), 0 when absent, -1
+ * when malformed. */
+static int get_tag(store *st, uint8_t tag, uint64_t *g)
 {
     store_txn t;
     skey k;
@@ -349,7 +350,7 @@ static int get_m(store *st, uint64_t *g)
     size_t len = 0;
     kerr e;
     skey_reset(&k);
-    skey_u8(&k, 'M');
+    skey_u8(&k, tag);
     store_txn_begin(st, &t, true);
     e = store_get_buf(&t, T_JOURNAL, &k, v, sizeof v, &len);
     store_txn_abort(&t);
@@ -359,6 +360,12 @@ static int get_m(store *st, uint64_t *g)
         return -1;
     *g = store_be64(v);
     return 1;
+}
+
+/* The checkpoint 'M', as get_tag(). */
+static int get_m(store *st, uint64_t *g)
+{
+    return get_tag(st, 'M', g);
 }
 
 /* The stored (sealed) bytes of 'M' into OUT (capacity 128); their length, 0 when absent. */
@@ -2031,6 +2038,13 @@ static int x_get(store *st, const char *citizen, uint64_t seq, skey *k, uint64_t
     return ok;
 }
 
+/* Whether 'N' is stored and equals G. */
+static int n_is(store *st, uint64_t g)
+{
+    uint64_t n = 0;
+    return get_tag(st, 'N', &n) == 1 && n == g;
+}
+
 /* Delete every key that starts with TAG (an older kluisd's vault: no 'X', no 'N'). */
 static kerr del_tag(store *st, uint8_t tag)
 {
@@ -2251,22 +2265,41 @@ static void test_index(const char *dir)
         return;
     {
         skey k;
-        uint64_t g = 0, nn = 0;
-        unsigned char v[8];
-        size_t len = 0;
-        skey_reset(&k);
-        skey_u8(&k, 'N');
-        store_txn_begin(st, &t, true);
-        int has_n = store_get_buf(&t, T_JOURNAL, &k, v, sizeof v, &len) == KERR_OK && len == 8;
-        store_txn_abort(&t);
-        if (has_n)
-            nn = store_be64(v);
+        uint64_t g = 0;
         CHECK(keys_with(st, 'X') == want && x_get(st, a.citizen, 640, &k, &g) && g == g_of(st, a.citizen, 640) &&
-                  has_n && nn == max_g(st),
+                  n_is(st, max_g(st)),
               "index: journal_open wrote the %zu 'X' records again and 'N' = the last g", want);
     }
-    CHECK(del_key(st, &k500) == KERR_OK && page_of(j, a.citizen, 0, 10, &n) == KERR_OK && n == 10,
+    save(st, &k500, &sv);
+    CHECK(sv.v && del_key(st, &k500) == KERR_OK && page_of(j, a.citizen, 0, 10, &n) == KERR_OK && n == 10,
           "index: with event 500 gone again, page 1-10 is served from the rebuilt index");
+    CHECK(restore(st, &sv) == KERR_OK, "index: event 500 put back");
+
+    /* the same with a checkpoint between: the events up to 'M' get their 'X' from the backfill,
+     * the ones after it from the replay, which reads them anyway */
+    ok = journal_flush(j) == KERR_OK;
+    for (int batch = 0; batch < 6 && ok; batch++) {
+        store_txn_begin(st, &t, false);
+        for (int i = 0; i < 50 && ok; i++)
+            ok &= m_add(j, &t, &a);
+        ok &= finish(j, &t) == KERR_OK;
+    }
+    journal_close(j);
+    want = (size_t)(a.count / JOURNAL_INDEX_EVERY + b.count / JOURNAL_INDEX_EVERY);
+    CHECK(ok && a.count == 1300 && del_tag(st, 'X') == KERR_OK && del_tag(st, 'N') == KERR_OK &&
+              keys_with(st, 'X') == 0,
+          "index: 300 more events after a checkpoint, then every 'X' and 'N' deleted");
+    j = open_or_close(st, "index: journal_open with events on both sides of 'M'");
+    if (!j)
+        return;
+    {
+        skey k;
+        uint64_t g1 = 0, g2 = 0;
+        CHECK(keys_with(st, 'X') == want && x_get(st, a.citizen, 640, &k, &g1) && g1 == g_of(st, a.citizen, 640) &&
+                  x_get(st, a.citizen, 1280, &k, &g2) && g2 == g_of(st, a.citizen, 1280) && n_is(st, max_g(st)),
+              "index: %zu 'X' again, before 'M' (seq 640) and after it (seq 1280), 'N' = the last g", want);
+        CHECK(m_is(j, &a, 100) && m_is(j, &b, 100), "index: both journals verify");
+    }
     journal_close(j);
     store_close(st);
 }
