@@ -442,6 +442,19 @@ static kerr event_get(store_txn *t, store_table tab, uint64_t g, struct evrec *r
     return e != KERR_OK ? e : event_split(t, r);
 }
 
+/* Double the array at *V (*CAP elements of SIZE bytes; FIRST when empty). false for memory (*V kept). */
+static bool grow(void *v, size_t *cap, size_t size, size_t first)
+{
+    void **pv = v;
+    size_t nc = *cap ? *cap * 2 : first;
+    void *nv = realloc(*pv, nc * size);
+    if (!nv)
+        return false;
+    *pv = nv;
+    *cap = nc;
+    return true;
+}
+
 /* ---------------------------------------------------------------- the table of heads */
 
 /* The home slot of ID: the top BITS of its first 8 bytes, big-endian, so slots follow key order. */
@@ -557,14 +570,8 @@ kerr journal_append(journal *j, store_txn *t, const char *citizen, const journal
 
     if (t->err != KERR_OK)
         return t->err;
-    if (j->nundo == j->capundo) {
-        size_t ncap = j->capundo ? j->capundo * 2 : 64;
-        struct jundo *nu = realloc(j->undo, ncap * sizeof *nu);
-        if (!nu)
-            return store_txn_fail(t, KERR_INTERNAL);
-        j->undo = nu;
-        j->capundo = ncap;
-    }
+    if (j->nundo == j->capundo && !grow(&j->undo, &j->capundo, sizeof *j->undo, 64))
+        return store_txn_fail(t, KERR_INTERNAL);
     citizen_id16(id, t->st, citizen);
     if (!(s = slot_get(j, id)))
         return store_txn_fail(t, KERR_INTERNAL);
@@ -902,6 +909,39 @@ kerr journal_verify(journal *j, const char *citizen, uint64_t *bad_seq)
 static kerr migrate_v1(store *st, store_table tab, size_t batch, size_t *dropped);
 static kerr migrate_v2(struct journal *j, store *st, store_table tab, size_t batch, size_t *moved);
 
+/* 'X' records found by a walk over events, put once its cursor is closed (no put while a cursor is
+ * open): the replay's and the backfill's. */
+struct xpending {
+    struct xrec {
+        unsigned char id[STORE_IDSHORT];
+        uint64_t seq, g;
+    } *v;
+    size_t n, cap;
+};
+
+/* Note the 'X' record of event SEQ (at G) of citizen ID when SEQ is one that has one. T fails
+ * (KERR_INTERNAL) for memory. */
+static kerr xpending_add(struct xpending *p, store_txn *t, const unsigned char id[STORE_IDSHORT], uint64_t seq,
+                         uint64_t g)
+{
+    if (seq % JOURNAL_INDEX_EVERY != 0)
+        return KERR_OK;
+    if (p->n == p->cap && !grow(&p->v, &p->cap, sizeof *p->v, 1024))
+        return store_txn_fail(t, KERR_INTERNAL);
+    memcpy(p->v[p->n].id, id, STORE_IDSHORT);
+    p->v[p->n].seq = seq;
+    p->v[p->n++].g = g;
+    return KERR_OK;
+}
+
+/* Put every noted record in T (table TAB) and forget them. */
+static void xpending_put(struct xpending *p, store_txn *t, store_table tab)
+{
+    for (size_t i = 0; i < p->n; i++)
+        index_put(t, tab, p->v[i].id, p->v[i].seq, p->v[i].g);
+    p->n = 0;
+}
+
 /* Read the events after the checkpoint again into J's table (journal_open): each must continue its
  * citizen's chain exactly. In the same pass, each of them whose seq is a multiple of
  * JOURNAL_INDEX_EVERY gets its 'X' record again (an older kluisd may have appended it without), and
@@ -909,11 +949,7 @@ static kerr migrate_v2(struct journal *j, store *st, store_table tab, size_t bat
  * anything in it (after a clean stop there is nothing after 'M', and nothing is written). */
 static kerr replay(struct journal *j, store_txn *t, uint64_t ck, bool *wrote)
 {
-    struct xrec {
-        unsigned char id[STORE_IDSHORT];
-        uint64_t seq, g;
-    } *x = NULL;
-    size_t nx = 0, capx = 0;
+    struct xpending xp = {0};
     uint64_t indexed = 0, g = ck;
     skey prefix, from;
     store_iter it;
@@ -936,23 +972,8 @@ static kerr replay(struct journal *j, store_txn *t, uint64_t ck, bool *wrote)
         }
         if ((e = event_split(t, &r)) != KERR_OK)
             break;
-        if (r.seq % JOURNAL_INDEX_EVERY == 0) { /* collected: no put while the cursor is open */
-            if (nx == capx) {
-                size_t nc = capx ? capx * 2 : 1024;
-                struct xrec *nxr = realloc(x, nc * sizeof *nxr);
-                if (!nxr) {
-                    store_val_free(r.val, r.len);
-                    e = store_txn_fail(t, KERR_INTERNAL);
-                    break;
-                }
-                x = nxr;
-                capx = nc;
-            }
-            memcpy(x[nx].id, r.val, STORE_IDSHORT);
-            x[nx].seq = r.seq;
-            x[nx++].g = g;
-        }
-        if ((e = writer_pos(j, t, r.val, &base)) != KERR_OK) {
+        if ((e = xpending_add(&xp, t, r.val, r.seq, g)) != KERR_OK ||
+            (e = writer_pos(j, t, r.val, &base)) != KERR_OK) {
             store_val_free(r.val, r.len);
             break;
         }
@@ -975,14 +996,13 @@ static kerr replay(struct journal *j, store_txn *t, uint64_t ck, bool *wrote)
     }
     store_iter_end(&it);
     *wrote = false;
-    if (e == KERR_OK && meta_get(t, j->tab, TAG_INDEXED, &indexed) == KERR_OK && (nx || indexed < g)) {
-        for (size_t i = 0; i < nx; i++)
-            index_put(t, j->tab, x[i].id, x[i].seq, x[i].g);
+    if (e == KERR_OK && meta_get(t, j->tab, TAG_INDEXED, &indexed) == KERR_OK && (xp.n || indexed < g)) {
+        xpending_put(&xp, t, j->tab);
         if (indexed < g)
             meta_set(t, j->tab, TAG_INDEXED, g);
         *wrote = true;
     }
-    free(x);
+    free(xp.v);
     return e != KERR_OK ? e : t->err;
 }
 
@@ -994,27 +1014,23 @@ static kerr replay(struct journal *j, store_txn *t, uint64_t ck, bool *wrote)
  */
 static kerr index_backfill(store *st, store_table tab, size_t batch, bool to_checkpoint)
 {
-    struct todo {
-        unsigned char id[STORE_IDSHORT];
-        uint64_t seq, g;
-    } *w = malloc(batch * sizeof *w);
-    if (!w)
-        return KERR_INTERNAL;
+    struct xpending xp = {0};
     for (;;) {
         store_txn t;
         store_iter it;
         skey prefix, from;
-        uint64_t done = 0, last = 0, upto;
-        size_t scanned = 0, n = 0;
-        uint64_t ck = UINT64_MAX;
+        uint64_t done = 0, last = 0, upto, ck = UINT64_MAX;
+        size_t scanned = 0;
         store_txn_begin(st, &t, false);
         if (to_checkpoint)
             meta_get(&t, tab, TAG_META, &ck);
-        if (meta_get(&t, tab, TAG_INDEXED, &done) != KERR_OK || last_g(&t, tab, &last) != KERR_OK ||
-            (last = last < ck ? last : ck) <= done) {
+        bool ok = meta_get(&t, tab, TAG_INDEXED, &done) == KERR_OK && last_g(&t, tab, &last) == KERR_OK;
+        if (ok && last > ck)
+            last = ck; /* up to 'M' */
+        if (!ok || last <= done) {
             kerr e = t.err;
             store_txn_abort(&t);
-            free(w);
+            free(xp.v);
             return e;
         }
         upto = done;
@@ -1035,20 +1051,17 @@ static kerr index_backfill(store *st, store_table tab, size_t batch, bool to_che
             if (event_split(&t, &r) != KERR_OK)
                 break;
             upto = store_be64(key + 1);
-            if (r.seq % JOURNAL_INDEX_EVERY == 0) { /* only those: the batch's list stays short */
-                memcpy(w[n].id, r.val, STORE_IDSHORT);
-                w[n].seq = r.seq;
-                w[n++].g = upto;
-            }
+            kerr ea = xpending_add(&xp, &t, r.val, r.seq, upto);
             store_val_free(r.val, r.len);
+            if (ea != KERR_OK)
+                break;
         }
         store_iter_end(&it);
-        for (size_t i = 0; i < n; i++)
-            index_put(&t, tab, w[i].id, w[i].seq, w[i].g);
+        xpending_put(&xp, &t, tab);
         meta_set(&t, tab, TAG_INDEXED, scanned < batch ? last : upto);
         kerr e = store_txn_commit(&t);
         if (e != KERR_OK) {
-            free(w);
+            free(xp.v);
             return e;
         }
     }
