@@ -2,12 +2,14 @@
 --
 -- With KLUIS_PATHS (a file of GET paths, one per citizen) and KLUIS_TOKEN (a bearer token) set,
 -- every request carries the token and goes to a path drawn at random, so reads spread over all
--- citizens of the data set. Without them (the limit server, which ignores its path), wrk's own
--- request is sent. Either way done() prints one machine-readable line for bench/run.sh:
+-- citizens of the data set (or, with KLUIS_PATH_FORMAT, see request() below). Without them (the
+-- limit server, which ignores its path), wrk's own request is sent. Either way done() prints one machine-readable line for bench/run.sh:
 --   WRK requests=N seconds=S rps=R p50_us=.. p90_us=.. p99_us=.. max_us=.. non2xx=.. errors=..
 
 local paths, blob, starts = nil, nil, nil
 local token = os.getenv("KLUIS_TOKEN")
+local path_format = os.getenv("KLUIS_PATH_FORMAT")
+if path_format == "" then path_format = nil end
 local n = 0
 local nthreads = 0
 
@@ -30,7 +32,7 @@ end
 
 function init(args)
    local file = os.getenv("KLUIS_PATHS")
-   if file and file ~= "" then
+   if file and file ~= "" and not path_format then
       -- Beyond 65,536 paths: the file as one string and where each line starts packed in a
       -- second one (4 bytes a line), not a table. Every cycle of LuaJIT's collector marks each
       -- string of a table of strings, and walks every slot of a table of numbers: with a million
@@ -76,7 +78,19 @@ function init(args)
    math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
 end
 
-if os.getenv("KLUIS_PATHS") and os.getenv("KLUIS_PATHS") ~= "" then
+-- KLUIS_PATH_FORMAT and KLUIS_PATH_COUNT (the scale run): path I is string.format(FORMAT, I), I
+-- drawn from 1 to COUNT, instead of a line of KLUIS_PATHS. The scale run compares a 1,000- and a
+-- 1,000,000-citizen vault, and wrk shares the two cores with kluisd: picking a line of a million
+-- cost it some 6 µs more per request than a line of a thousand (a cache miss into 44 MB of paths,
+-- and a new string each time), about a third of the difference between the two vaults' rates
+-- (docs/performance.md, "Eleventh pass"). Formatted, the path costs the same at any count.
+if path_format then
+   local count = tonumber(os.getenv("KLUIS_PATH_COUNT"))
+   assert(count and count >= 1, "KLUIS_PATH_FORMAT needs KLUIS_PATH_COUNT")
+   function request()
+      return wrk.format("GET", string.format(path_format, math.random(count)))
+   end
+elseif os.getenv("KLUIS_PATHS") and os.getenv("KLUIS_PATHS") ~= "" then
    function request()
       local i = math.random(n)
       return wrk.format("GET", paths and paths[i] or line_at(start_of(i)))

@@ -14,14 +14,16 @@
 #          latency on a 1,000,000-leaf log (bench/tlog.c).
 #   pages  what each group commit writes, by kind of LMDB page (bench/pages.c, LD_PRELOAD): the
 #          flush costs per scattered page, so pages per read is what bounds the commit cycle.
-#   scale  1,000 vs 1,000,000 citizens: read figures, start-up time, RSS of kluisd. The large data
-#          set (~25 GB, some ten minutes to make) is kept in build/bench/ for later runs.
+#   scale  1,000 vs 1,000,000 citizens: read figures, start-up time, RSS of kluisd. Both vaults are
+#          served at once and read in turns (SCALE_ROUNDS rounds of both); the ratio is the median
+#          of the rounds' own ratios. The large data set (~25 GB, some fifteen minutes to make) is
+#          kept in build/bench/ for later runs.
 #
 # Everything is built and kept under build/bench/ (nothing is copied into the repository); tables
 # and the plot go to bench/results/ (not committed). Needs wrk, gnuplot and PostgreSQL 15 (Debian
 # packages wrk, gnuplot-nox, postgresql): installed with apt-get when missing and run as root.
 # Knobs (environment): ROUNDS=3 DUR=10 CONNS=64 CITIZENS=1000 ENTRIES=4 SWEEP="1 8 64 256"
-# SWEEP_DUR=5 SCALE_N=1000000 SCALE_ENTRIES=1 SCALE_WARM=60 SETTLE=1 (seconds after a sync before each run)
+# SWEEP_DUR=5 SCALE_N=1000000 SCALE_ENTRIES=1 SCALE_WARM=60 SCALE_ROUNDS=5 SETTLE=1 (seconds after a sync before each run)
 # NO_PG=1 (skip PostgreSQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +46,7 @@ ENTRIES=${ENTRIES:-4}
 SWEEP=${SWEEP:-1 8 64 256}
 SWEEP_DUR=${SWEEP_DUR:-5}
 WARM=${WARM:-3}
+SCALE_ROUNDS=${SCALE_ROUNDS:-5}
 SCALE_N=${SCALE_N:-1000000}
 SCALE_ENTRIES=${SCALE_ENTRIES:-1}
 KPORT=${KPORT:-18080}
@@ -119,10 +122,12 @@ wait_port() { # port pid
 }
 
 KPID=""
+KPIDS="" # every kluisd this run started and has not stopped (the scale run serves two at once)
 LIMPID=""
 PG_STARTED=""
 cleanup() {
-    [ -n "$KPID" ] && kill "$KPID" 2>/dev/null && wait "$KPID" 2>/dev/null || true
+    local k
+    for k in $KPIDS; do kill "$k" 2>/dev/null && wait "$k" 2>/dev/null || true; done
     [ -n "$LIMPID" ] && kill "$LIMPID" 2>/dev/null && wait "$LIMPID" 2>/dev/null || true
     if [ -n "$PG_STARTED" ]; then
         su postgres -s /bin/sh -c "/usr/lib/postgresql/15/bin/pg_ctl -D $OUT/pg/pg-cluster/data -m fast -w stop" \
@@ -131,18 +136,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_kluisd VAULTDIR → KPID, and KSTART (seconds from exec to listening)
+# start_kluisd VAULTDIR [LOG] → KPID, and KSTART (seconds from exec to listening on $KPORT)
 start_kluisd() {
-    local t0 t1
+    local t0 t1 klog=${2:-$OUT/kluisd.log}
     t0=$(date +%s.%N)
     env ${KLUISD_ENV:-} "$B/kluisd" serve --dir "$1" --listen "127.0.0.1:$KPORT" --web none --max-per-ip 1024 \
-        >"$OUT/kluisd.log" 2>&1 &
+        >"$klog" 2>&1 &
     KPID=$!
-    wait_port "$KPORT" "$KPID" || { cat "$OUT/kluisd.log" >&2; log "kluisd did not start"; exit 1; }
+    KPIDS="$KPIDS $KPID"
+    wait_port "$KPORT" "$KPID" || { cat "$klog" >&2; log "kluisd did not start"; exit 1; }
     t1=$(date +%s.%N)
     KSTART=$(echo "$t1 - $t0" | bc -l)
 }
-stop_kluisd() { kill "$KPID"; wait "$KPID" || true; KPID=""; }
+stop_kluisd() {
+    kill "$KPID"
+    wait "$KPID" || true
+    KPIDS=$(echo "$KPIDS" | tr ' ' '\n' | grep -vx "$KPID" | tr '\n' ' ' || true)
+    KPID=""
+}
 
 start_limit() {
     (cd "$OUT" && exec ./limit_server -p "$LPORT" -m gc -t pool -d "$OUT/limit-db" -n 100000) \
@@ -232,7 +243,8 @@ measure() {
     case $sys in
     kluis)
         t0=$(ticks_of "$KPID")
-        r=$(wrk_run "$KPORT" "$c" "$d" KLUIS_PATHS="$DS.paths" KLUIS_TOKEN="$TOKEN")
+        r=$(wrk_run "$KPORT" "$c" "$d" KLUIS_PATHS="$DS.paths" KLUIS_TOKEN="$TOKEN" \
+            KLUIS_PATH_FORMAT="${KLUIS_PATH_FORMAT:-}" KLUIS_PATH_COUNT="${KLUIS_PATH_COUNT:-}")
         t1=$(ticks_of "$KPID") ;;
     limit)
         t0=$(ticks_of "$LIMPID")
@@ -386,13 +398,19 @@ run_micro() {
 
 # ------------------------------------------------------------------ scale
 
-# cache_file FILE: read FILE once into the page cache when it fits in MemAvailable (a server that has
-# run for a while has its pages cached; right after bench_gen they are partly evicted) → "yes"/"no"
+# cache_file FILE: read FILE once into the page cache when kluisd itself would treat it as fitting
+# in memory (at most 3/4 of it: the rule of its readahead choice, vault_readahead_wanted()) and
+# it fits in MemAvailable → "yes"/"no". A server that has run for a while has such a file's pages
+# cached; right after bench_gen they are partly evicted. A larger file is left to kluisd's warm
+# (the read path's tables only): read whole, its cold tables (epoch records, statements) took the
+# page cache from the hot ones as the vault grew past memory during the rounds, and reads faulted
+# 100-200 pages a second back in (docs/performance.md, "Eleventh pass").
 cache_file() {
-    local size_kb avail_kb
+    local size_kb avail_kb mem_kb
     size_kb=$(($(stat -c %s "$1") / 1024))
     avail_kb=$(awk '/MemAvailable/{print $2}' /proc/meminfo)
-    if [ "$size_kb" -lt $((avail_kb * 9 / 10)) ]; then
+    mem_kb=$(awk '/MemTotal/{print $2}' /proc/meminfo)
+    if [ $((size_kb * 4)) -le $((mem_kb * 3)) ] && [ "$size_kb" -lt $((avail_kb * 9 / 10)) ]; then
         dd if="$1" of=/dev/null bs=4M status=none
         echo yes
     else
@@ -405,58 +423,106 @@ cached_pct() {
     fincore -b -n -o RES,SIZE "$1" 2>/dev/null | awk '{if ($2 > 0) printf "%.0f", 100 * $1 / $2; else print 0}'
 }
 
+# The scale run serves both vaults at once, each from its own kluisd, and measures them in turns:
+# round r reads the 1,000-citizen vault then the large one (the other way round in even rounds),
+# so that both sizes of a round see the same machine. Measured one after the other, the
+# 1,000-citizen rate alone moved by 16 % between two runs six minutes apart and decided the ratio
+# (docs/performance.md, "Tenth pass"). The ratio is the median of the rounds' own ratios. Only the
+# kluisd being read works: the other waits on its sockets (no batches, no checkpoint rounds).
 run_scale() {
-    local table=$RES/scale-$STAMP.txt raw=$RES/scale-$STAMP.tsv
-    printf 'citizens\tstartup_s\trps\tp50_us\tp99_us\tcpu_us\trss_kb\thwm_kb\tanon_kb\tdata_mb\tcached\tcached_pct\n' >"$raw"
-    for n in 1000 "$SCALE_N"; do
+    local table=$RES/scale-$STAMP.txt raw=$RES/scale-$STAMP.tsv rounds=$SCALE_ROUNDS
+    local -A vault ds token port pid start cached
+    local sizes=(1000 "$SCALE_N") n r warm p=$KPORT kport0=$KPORT
+    # wrk formats each path from the citizen's number at both sizes (bench/read.lua), so that its
+    # own CPU per request, on the same two cores, does not grow with the vault's size. bench_gen's
+    # citizen i is "c%07lu", line i of the paths file: checked on the first and last lines and the count.
+    local KLUIS_PATH_FORMAT=/v1/citizens/c%07d/sections/plan/entries KLUIS_PATH_COUNT
+    for n in "${sizes[@]}"; do
         kluis_dataset "$n" "$SCALE_ENTRIES"
-        sync
-        [ -n "$KPID" ] && stop_kluisd
-        local cached
-        cached=$(cache_file "$VAULT/data.mdb")
-        start_kluisd "$VAULT"
+        vault[$n]=$VAULT ds[$n]=$DS token[$n]=$TOKEN
+        # shellcheck disable=SC2059
+        if [ "$(head -1 "$DS.paths")" != "$(printf "$KLUIS_PATH_FORMAT" 1)" ] ||
+            [ "$(tail -1 "$DS.paths")" != "$(printf "$KLUIS_PATH_FORMAT" "$n")" ] ||
+            [ "$(wc -l <"$DS.paths")" != "$n" ]; then
+            log "$DS.paths is not bench_gen's c%07lu list of $n paths"
+            exit 1
+        fi
+    done
+    [ -n "$KPID" ] && stop_kluisd
+    sync
+    : >"$RES/scale-$STAMP.warm"
+    for n in "${sizes[@]}"; do
+        cached[$n]=$(cache_file "${vault[$n]}/data.mdb")
+        KPORT=$p
+        start_kluisd "${vault[$n]}" "$OUT/kluisd-$n.log"
+        port[$n]=$p pid[$n]=$KPID start[$n]=$KSTART
+        p=$((p + 3))
         # kluisd warms the read path's tables in the background (vault_warm); the rounds begin
         # once it has said so, as on a server that has run for a while
-        local i
-        for i in $(seq 1 900); do
-            grep -q '^kluisd: warm' "$OUT/kluisd.log" || ! kill -0 "$KPID" 2>/dev/null && break
+        for _ in $(seq 1 900); do
+            grep -q '^kluisd: warm' "$OUT/kluisd-$n.log" || ! kill -0 "$KPID" 2>/dev/null && break
             sleep 1
         done
-        grep -E '^kluisd: (warm|data.mdb)' "$OUT/kluisd.log" | sed "s/^/  $n citizens: /" >>"$RES/scale-$STAMP.warm"
+        grep -E '^kluisd: (warm|data.mdb)' "$OUT/kluisd-$n.log" | sed "s/^/  $n citizens: /" >>"$RES/scale-$STAMP.warm"
+    done
+    # scale_use N: the next measure reads from the kluisd of N citizens
+    scale_use() { KPID=${pid[$1]} KPORT=${port[$1]} DS=${ds[$1]} TOKEN=${token[$1]} KLUIS_PATH_COUNT=$1; }
+    for n in "${sizes[@]}"; do
         # a large vault that did not fit the page cache warms up longer: reads of random citizens
         # bring what the warm left out into memory
-        local warm=$WARM
-        [ "$cached" = no ] && warm=${SCALE_WARM:-60}
+        warm=$WARM
+        [ "${cached[$n]}" = no ] && warm=${SCALE_WARM:-60}
+        scale_use "$n"
         measure kluis "$CONNS" "$warm" >/dev/null
-        local best="" r
-        for _ in $(seq 1 "$ROUNDS"); do
-            r=$(measure kluis "$CONNS" "$DUR")
-            best="$best$r"$'\n'
+    done
+    printf 'round\tcitizens\trps\tp50_us\tp99_us\trequests\tbad\tcpu_us_per_req\tclient_cpu_us_per_req\n' >"$raw"
+    for r in $(seq 1 "$rounds"); do
+        local order=("${sizes[@]}")
+        [ $((r % 2)) = 0 ] && order=("${sizes[1]}" "${sizes[0]}")
+        for n in "${order[@]}"; do
+            log "scale round $r/$rounds: $n citizens"
+            scale_use "$n"
+            printf '%s\t%s\t%s\n' "$r" "$n" "$(measure kluis "$CONNS" "$DUR" | tr ' ' '\t')" >>"$raw"
         done
-        # VmRSS counts the pages of data.mdb that LMDB's read-only map has touched (file-backed,
-        # reclaimable page cache); RssAnon is kluisd's own memory (heap, stacks, buffers)
-        local rss hwm anon data pct
-        rss=$(awk '/VmRSS/{print $2}' "/proc/$KPID/status")
-        hwm=$(awk '/VmHWM/{print $2}' "/proc/$KPID/status")
-        anon=$(awk '/RssAnon/{print $2}' "/proc/$KPID/status")
-        data=$(du -m "$VAULT/data.mdb" | awk '{print $1}')
-        pct=$(cached_pct "$VAULT/data.mdb")
-        echo "$best" | awk 'NF' | sort -n -k1 | awk -v n="$n" -v s="$KSTART" -v rss="$rss" -v hwm="$hwm" -v an="$anon" \
-            -v d="$data" -v c="$cached" -v pc="${pct:-0}" \
-            '{a[NR] = $0} END {split(a[int((NR + 1) / 2)], m, " ");
-              printf "%s\t%.3f\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\n", n, s, m[1], m[2], m[3], m[6], rss, hwm, an, d, c, pc}' >>"$raw"
+    done
+    # VmRSS counts the pages of data.mdb that LMDB's read-only map has touched (file-backed,
+    # reclaimable page cache); RssAnon is kluisd's own memory (heap, stacks, buffers)
+    local mem=$RES/scale-$STAMP.mem
+    : >"$mem"
+    for n in "${sizes[@]}"; do
+        printf '%s\t%.3f\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "${start[$n]}" \
+            "$(awk '/VmRSS/{print $2}' "/proc/${pid[$n]}/status")" "$(awk '/VmHWM/{print $2}' "/proc/${pid[$n]}/status")" \
+            "$(awk '/RssAnon/{print $2}' "/proc/${pid[$n]}/status")" "$(du -m "${vault[$n]}/data.mdb" | awk '{print $1}')" \
+            "${cached[$n]}" "$(cached_pct "${vault[$n]}/data.mdb")" >>"$mem"
+    done
+    for n in "${sizes[@]}"; do
+        scale_use "$n"
         stop_kluisd
     done
+    KPORT=$kport0
     {
-        echo "Scale — $(date -u '+%Y-%m-%d %H:%M UTC'): $SCALE_ENTRIES entries of 1 KiB per read, wrk -t$THREADS -c$CONNS -d${DUR}s, median of $ROUNDS"
-        echo "(data.mdb read into the page cache before kluisd starts when it fits in available memory: \"cached\";"
-        echo " otherwise ${SCALE_WARM:-60} s of random reads warm it up before the rounds)"
+        echo "Scale — $(date -u '+%Y-%m-%d %H:%M UTC'): $SCALE_ENTRIES entries of 1 KiB per read, wrk -t$THREADS -c$CONNS -d${DUR}s,"
+        echo "both vaults served at once and read in turns, $rounds rounds (medians; the ratio is the median of the rounds' ratios);"
+        echo "wrk formats each path from a random citizen number (the same work at both sizes); client us: wrk's CPU per read"
+        echo "(data.mdb read into the page cache before kluisd starts when it fits in 3/4 of memory and in available memory:"
+        echo " \"cached\"; otherwise kluisd's warm and ${SCALE_WARM:-60} s of random reads warm it up before the rounds;"
         echo " RSS counts LMDB's file-backed map pages, anon MB is kluisd's own memory)"
-        awk -F'\t' 'NR == 1 {next} {n[NR] = $1; line[NR] = $0; rps[NR] = $3}
-            END { printf "%-10s %8s %9s %8s %8s %10s %9s %9s %8s %9s %7s %8s\n", "citizens", "start s", "req/s", "p50 ms", "p99 ms", "CPU us/req", "RSS MB", "peak MB", "anon MB", "data MB", "cached", "in cache"
-                  for (i = 2; i <= NR; i++) { split(line[i], f, "\t")
-                    printf "%-10s %8.3f %9.0f %8.2f %8.2f %10.1f %9.1f %9.1f %8.1f %9s %7s %7s%%\n", f[1], f[2], f[3], f[4] / 1000, f[5] / 1000, f[6], f[7] / 1024, f[8] / 1024, f[9] / 1024, f[10], f[11], f[12] }
-                  if (NR >= 3) printf "read throughput %s / %s citizens: %.2f\n", n[3], n[2], rps[3] / rps[2] }' "$raw"
+        awk -F'\t' -v small="${sizes[0]}" -v large="${sizes[1]}" '
+            function med(a, k, m,   i, j, t, v) { for (i = 1; i <= m; i++) v[i] = a[k, i];
+                for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+                return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2 }
+            FNR == NR { st[$1] = $2; rss[$1] = $3; hwm[$1] = $4; an[$1] = $5; d[$1] = $6; c[$1] = $7; pc[$1] = $8; next }
+            FNR == 1 { next }
+            { k = $2; m[k]++; rps[k, m[k]] = $3; p50[k, m[k]] = $4; p99[k, m[k]] = $5; cpu[k, m[k]] = $8; ccpu[k, m[k]] = $9; bad[k] += $7
+              per[$1, k] = $3; if ($1 > nr) nr = $1 }
+            END {
+              printf "%-10s %8s %9s %8s %8s %10s %9s %9s %9s %8s %9s %7s %8s %7s\n", "citizens", "start s", "req/s", "p50 ms", "p99 ms", "CPU us/req", "client us", "RSS MB", "peak MB", "anon MB", "data MB", "cached", "in cache", "errors"
+              split(small " " large, ks, " ")
+              for (i = 1; i <= 2; i++) { k = ks[i]
+                printf "%-10s %8.3f %9.0f %8.2f %8.2f %10.1f %9.1f %9.1f %9.1f %8.1f %9s %7s %7s%% %7d\n", k, st[k], med(rps, k, m[k]), med(p50, k, m[k]) / 1000, med(p99, k, m[k]) / 1000, med(cpu, k, m[k]), med(ccpu, k, m[k]), rss[k] / 1024, hwm[k] / 1024, an[k] / 1024, d[k], c[k], pc[k], bad[k] }
+              line = ""
+              for (r = 1; r <= nr; r++) { q[1, r] = per[r, small] > 0 ? per[r, large] / per[r, small] : 0; line = line sprintf(" %.2f", q[1, r]) }
+              printf "read throughput %s / %s citizens: %.2f (rounds:%s)\n", large, small, med(q, 1, nr), line }' "$mem" "$raw"
         cat "$RES/scale-$STAMP.warm"
     } | tee "$table"
     cp "$table" "$RES/scale-latest.txt"
