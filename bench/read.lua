@@ -3,7 +3,8 @@
 -- With KLUIS_PATHS (a file of GET paths, one per citizen) and KLUIS_TOKEN (a bearer token) set,
 -- every request carries the token and goes to a path drawn at random, so reads spread over all
 -- citizens of the data set (or, with KLUIS_PATH_FORMAT, see request() below). Without them (the
--- limit server, which ignores its path), wrk's own request is sent. Either way done() prints one machine-readable line for bench/run.sh:
+-- limit server, which ignores its path), wrk's own request is sent. Either way done() prints one
+-- machine-readable line for bench/run.sh:
 --   WRK requests=N seconds=S rps=R p50_us=.. p90_us=.. p99_us=.. max_us=.. non2xx=.. errors=..
 
 local paths, blob, starts = nil, nil, nil
@@ -81,8 +82,8 @@ end
 -- KLUIS_PATH_FORMAT and KLUIS_PATH_COUNT (the scale run): path I is string.format(FORMAT, I), I
 -- drawn from 1 to COUNT, instead of a line of KLUIS_PATHS. The scale run compares a 1,000- and a
 -- 1,000,000-citizen vault, and wrk shares the two cores with kluisd: picking a line of a million
--- cost it some 6 µs more per request than a line of a thousand (a cache miss into 44 MB of paths,
--- and a new string each time), about a third of the difference between the two vaults' rates
+-- cost it some 6 µs more per request than a line of a thousand (measured against the limit
+-- server, which ignores the path), about a third of the difference between the two vaults' rates
 -- (docs/performance.md, "Eleventh pass"). Formatted, the path costs the same at any count.
 if path_format then
    local count = tonumber(os.getenv("KLUIS_PATH_COUNT"))
